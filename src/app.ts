@@ -1,0 +1,114 @@
+// The composition root: the one place that builds every part of Dockside and wires them together.
+import { mkdirSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { pino, type Logger } from 'pino'
+import { Agent } from 'undici'
+import { BlobCache } from './cache/blob-cache.js'
+import { BlobStore } from './cache/blob-store.js'
+import { CacheIndex } from './cache/cache-index.js'
+import { ManifestCache } from './cache/manifest-cache.js'
+import { repairCache, type RepairReport } from './cache/repair.js'
+import { registryTtlMs, type Config } from './config/config.js'
+import { createHttpServer } from './http/server.js'
+import { RegistryApi } from './http/registry-api.js'
+import { Metrics } from './metrics.js'
+import { RegistryClient, ratelimitCount } from './upstream/registry-client.js'
+import { RegistryRouter } from './upstream/router.js'
+import { TokenCache } from './upstream/token-cache.js'
+
+export interface App {
+  readonly config: Config
+  readonly log: Logger
+  readonly index: CacheIndex
+  readonly blobs: BlobCache
+  readonly clients: ReadonlyMap<string, RegistryClient>
+  readonly metrics: Metrics
+  readonly repair: RepairReport
+  /** The bound address once listening, e.g. "http://127.0.0.1:5000". */
+  url: string
+  listen(): Promise<string>
+  close(): Promise<void>
+}
+
+export async function createApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+  mkdirSync(config.cacheDir, { recursive: true })
+  const store = new BlobStore(config.cacheDir)
+  const index = new CacheIndex(join(config.cacheDir, 'index.sqlite'))
+  const repair = await repairCache(store, index)
+  if (repair.missingFiles + repair.adopted + repair.removed > 0) log.warn({ repair }, 'cache repaired at start-up')
+
+  const dispatcher = new Agent({
+    connect: { timeout: config.upstream.connectTimeoutMs },
+    connections: config.upstream.maxConcurrency,
+    headersTimeout: config.upstream.headersTimeoutMs,
+    bodyTimeout: config.upstream.bodyTimeoutMs,
+    keepAliveTimeout: 30_000,
+  })
+  const router = new RegistryRouter(config.registries, config.defaultRegistry)
+  const clients = new Map<string, RegistryClient>()
+  // eslint-disable-next-line prefer-const -- metrics needs the clients and the blob cache, which need metrics
+  let metrics: Metrics
+  const tokens = new TokenCache(dispatcher, config.upstream.headersTimeoutMs, (_realm, outcome) => metrics.tokenFetches.inc({ outcome }))
+  const observer = {
+    response: (registry: string, method: string, status: number | 'error', seconds: number) => {
+      metrics.upstreamRequests.inc({ registry, method, status: String(status) })
+      metrics.upstreamSeconds.observe({ registry, method }, seconds)
+    },
+  }
+  for (const registry of router.registries) {
+    clients.set(registry.namespace, new RegistryClient(registry, dispatcher, tokens, config.upstream, observer))
+  }
+  const mismatch = (registry: string, digest: string, reason: string): void => {
+    metrics.digestMismatches.inc({ registry })
+    log.error({ registry, digest, reason }, 'upstream content did not match its digest; nothing committed')
+  }
+  const blobs = new BlobCache(store, index, config.fillTimeoutMs, {
+    mismatch,
+    committed: () => {},
+    finished: () => {},
+  })
+  const manifests = new ManifestCache(store, index, (client) => registryTtlMs(config, client.registry), { mismatch })
+  metrics = new Metrics({
+    fillsInFlight: () => blobs.fillsInFlight,
+    cachedBlobs: () => index.totals(),
+    ratelimitRemaining: () =>
+      [...clients.values()].map((c) => ({ registry: c.registry.namespace, remaining: ratelimitCount(c.health.ratelimitRemaining) })),
+  })
+  const api = new RegistryApi({ router, clients, blobs, manifests })
+  const server = createHttpServer({ api, metrics, index, log })
+  const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
+  flushTimer.unref()
+
+  const app: App = {
+    config,
+    log,
+    index,
+    blobs,
+    clients,
+    metrics,
+    repair,
+    url: '',
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(config.listen.port, config.listen.host, () => resolve())
+      })
+      const address = server.address() as AddressInfo
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+      app.url = `http://${host}:${address.port}`
+      return app.url
+    },
+    async close() {
+      clearInterval(flushTimer)
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeIdleConnections()
+      })
+      await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
+      await blobs.settle()
+      index.close()
+    },
+  }
+  return app
+}

@@ -1,0 +1,109 @@
+// Blobs by digest: a hit streams the committed file; a miss starts (or joins) the one fill for that digest.
+import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import type { Digest } from '../oci/digest.js'
+import { headerValue, type RegistryClient } from '../upstream/registry-client.js'
+import { upstreamStatusError } from '../upstream/status-error.js'
+import type { BlobStore } from './blob-store.js'
+import type { CacheIndex } from './cache-index.js'
+import { Fill, type FillListener } from './fill.js'
+
+/** Reads at this size on the hit path: measured against nginx's sendfile, 1 MiB keeps pace where 64 KiB did not. */
+const hitReadBytes = 1 << 20
+
+export interface BlobSource {
+  readonly outcome: 'hit' | 'miss' | 'coalesced'
+  /** Total length; undefined only for a fill whose upstream sent no Content-Length. */
+  readonly size: number | undefined
+  /** The bytes [start, end] (inclusive); call once, or call abandon(). */
+  open(start?: number, end?: number): Readable
+  abandon(): void
+}
+
+export class BlobCache {
+  private readonly fills = new Map<string, Fill>()
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly index: CacheIndex,
+    private readonly fillTimeoutMs: number,
+    private readonly listener: FillListener,
+  ) {}
+
+  get fillsInFlight(): number {
+    return this.fills.size
+  }
+
+  /** Waits for every fill in flight to end (shutdown, tests). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.fills.values()].map((f) => f.done))
+  }
+
+  /** The committed file, opened (so eviction cannot pull it away mid-read), or undefined. */
+  private async openCached(digest: Digest): Promise<{ size: number; handle: FileHandle } | undefined> {
+    const row = this.index.getBlob(digest.value)
+    if (!row) return undefined
+    try {
+      const handle = await open(this.store.path(digest), 'r')
+      this.index.touchBlob(digest.value)
+      return { size: row.size, handle }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      this.index.deleteBlob(digest.value) // the index must not claim what the disk lost
+      return undefined
+    }
+  }
+
+  async get(client: RegistryClient, repository: string, digest: Digest): Promise<BlobSource> {
+    const cached = await this.openCached(digest)
+    if (cached) {
+      const { size, handle } = cached
+      return {
+        outcome: 'hit',
+        size,
+        open: (start, end) => handle.createReadStream({ start, end, highWaterMark: hitReadBytes }),
+        abandon: () => void handle.close(),
+      }
+    }
+    let fill = this.fills.get(digest.value)
+    const outcome = fill ? 'coalesced' : 'miss'
+    if (!fill) fill = this.startFill(client, repository, digest)
+    await fill.headersReady
+    const started = fill
+    return {
+      outcome,
+      size: started.size,
+      open: (start, end) =>
+        started.followable ? started.reader(start, end) : createReadStream(started.committedPath, { start, end, highWaterMark: hitReadBytes }),
+      abandon: () => {},
+    }
+  }
+
+  /** Size of a blob without fetching it: from the index, a fill in flight, or an upstream HEAD. */
+  async head(client: RegistryClient, repository: string, digest: Digest): Promise<{ size: number; outcome: 'hit' | 'miss' | 'coalesced' }> {
+    const row = this.index.getBlob(digest.value)
+    if (row) return { size: row.size, outcome: 'hit' }
+    const fill = this.fills.get(digest.value)
+    if (fill?.size !== undefined) return { size: fill.size, outcome: 'coalesced' }
+    const res = await client.request({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest.value}`, repository })
+    if (res.status !== 200) throw await upstreamStatusError(res, 'blob')
+    return { size: Number(headerValue(res.headers, 'content-length') ?? 0), outcome: 'miss' }
+  }
+
+  private startFill(client: RegistryClient, repository: string, digest: Digest): Fill {
+    const fill = new Fill(digest, client, repository, this.store, this.fillTimeoutMs, {
+      mismatch: (registry, d, reason) => this.listener.mismatch(registry, d, reason),
+      committed: (d, size) => {
+        this.index.putBlob(d, size, null)
+        this.listener.committed(d, size)
+      },
+      finished: (outcome) => {
+        this.fills.delete(digest.value)
+        this.listener.finished(outcome)
+      },
+    })
+    this.fills.set(digest.value, fill)
+    return fill
+  }
+}

@@ -1,0 +1,236 @@
+// Manifests: by digest immutable like blobs; by tag fresh for a TTL, then revalidated with a HEAD (which
+// Docker Hub does not count as a pull) and fetched with GET only when the digest moved. Bytes are always the
+// upstream's own, verified against their digest; a stale copy is served when the upstream cannot answer.
+import { readFile } from 'node:fs/promises'
+import { LRUCache } from 'lru-cache'
+import { digestOf, isDigest, parseDigest, type Digest } from '../oci/digest.js'
+import { OciError } from '../oci/errors.js'
+import { acceptKey, upstreamAccept, type AcceptList } from '../oci/media-types.js'
+import { headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
+import { upstreamStatusError } from '../upstream/status-error.js'
+import { UpstreamUnavailableError } from '../upstream/upstream-error.js'
+import type { BlobStore } from './blob-store.js'
+import type { CacheIndex, TagRow } from './cache-index.js'
+import type { CacheOutcome } from './outcome.js'
+
+/** Larger manifests are refused: the spec has registries accept 4 MiB, and a manifest is held in memory. */
+const maxManifestBytes = 8 << 20
+
+export interface ManifestRequest {
+  readonly client: RegistryClient
+  readonly repository: string
+  /** A tag or a digest. */
+  readonly reference: string
+  readonly accept: AcceptList
+  readonly method: 'GET' | 'HEAD'
+}
+
+export interface ManifestAnswer {
+  readonly outcome: Exclude<CacheOutcome, 'error'>
+  readonly digest: string
+  readonly mediaType: string
+  readonly size: number
+  /** The exact upstream bytes; undefined for HEAD answers. */
+  readonly bytes: Buffer | undefined
+}
+
+export interface ManifestListener {
+  mismatch(registry: string, digest: string, reason: string): void
+}
+
+export class ManifestCache {
+  private readonly memory: LRUCache<string, Buffer>
+  private readonly inFlight = new Map<string, Promise<ManifestAnswer>>()
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly index: CacheIndex,
+    private readonly ttlMsFor: (client: RegistryClient) => number,
+    private readonly listener: ManifestListener,
+    memoryBytes = 64 << 20,
+  ) {
+    this.memory = new LRUCache<string, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => Math.max(1, b.length) })
+  }
+
+  get(req: ManifestRequest): Promise<ManifestAnswer> {
+    return isDigest(req.reference) ? this.byDigest(req, parseDigest(req.reference)) : this.byTag(req)
+  }
+
+  /** Cached bytes of a manifest digest, from memory or disk; undefined when not (or no longer) cached. */
+  private async cachedBytes(digest: string): Promise<Buffer | undefined> {
+    const inMemory = this.memory.get(digest)
+    if (inMemory) return inMemory
+    try {
+      const bytes = await readFile(this.store.path(parseDigest(digest)))
+      this.memory.set(digest, bytes)
+      return bytes
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      this.index.deleteBlob(digest)
+      return undefined
+    }
+  }
+
+  /** An answer from what is cached for this digest, or undefined when a GET would need bytes we lack. */
+  private async fromCache(req: ManifestRequest, row: Omit<TagRow, 'checkedMs'>, outcome: ManifestAnswer['outcome']): Promise<ManifestAnswer | undefined> {
+    if (req.method === 'HEAD') return { outcome, digest: row.digest, mediaType: row.mediaType, size: row.size, bytes: undefined }
+    const bytes = await this.cachedBytes(row.digest)
+    if (!bytes) return undefined
+    this.index.touchBlob(row.digest)
+    return { outcome, digest: row.digest, mediaType: row.mediaType, size: bytes.length, bytes }
+  }
+
+  /** Runs upstream work once for every identical request in flight; the joiners see 'coalesced'. */
+  private coalesce(key: string, work: () => Promise<ManifestAnswer>): Promise<ManifestAnswer> {
+    const pending = this.inFlight.get(key)
+    if (pending) return pending.then((answer) => ({ ...answer, outcome: answer.outcome === 'miss' ? 'coalesced' : answer.outcome }))
+    const started = work().finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, started)
+    return started
+  }
+
+  private async byDigest(req: ManifestRequest, digest: Digest): Promise<ManifestAnswer> {
+    const row = this.index.getBlob(digest.value)
+    if (row?.mediaType) {
+      const answer = await this.fromCache(req, { digest: row.digest, mediaType: row.mediaType, size: row.size }, 'hit')
+      if (answer) return answer
+    }
+    const key = `${req.client.registry.namespace}\n${req.repository}\n${digest.value}\n${req.method}`
+    return this.coalesce(key, async () => {
+      if (req.method === 'HEAD') return this.headUpstream(req, digest.value)
+      return this.getUpstream(req, digest)
+    })
+  }
+
+  private async byTag(req: ManifestRequest): Promise<ManifestAnswer> {
+    const registry = req.client.registry.namespace
+    const accepted = acceptKey(req.accept)
+    const row = this.index.getTag(registry, req.repository, req.reference, accepted)
+    if (row && Date.now() - row.checkedMs < this.ttlMsFor(req.client)) {
+      const answer = await this.fromCache(req, row, 'hit')
+      if (answer) return answer
+      // Fresh tag known from a HEAD, bytes not cached: fetch by digest, which cannot move under us.
+      return this.byDigest(req, parseDigest(row.digest))
+    }
+    const key = `${registry}\n${req.repository}\n${req.reference}\n${accepted}\n${req.method}`
+    return this.coalesce(key, () => (row ? this.revalidate(req, row, accepted) : this.fetchTag(req, accepted)))
+  }
+
+  /** A stale tag: HEAD upstream; same digest -> fresh again; new digest -> fetch; upstream trouble -> stale copy. */
+  private async revalidate(req: ManifestRequest, row: TagRow, accepted: string): Promise<ManifestAnswer> {
+    const registry = req.client.registry.namespace
+    let res: UpstreamResponse
+    try {
+      res = await this.send(req, 'HEAD', req.reference)
+    } catch (err) {
+      if (err instanceof UpstreamUnavailableError) return this.stale(req, row, err)
+      throw err
+    }
+    if (res.status === 429 || res.status >= 500) return this.stale(req, row, await upstreamStatusError(res, 'manifest'))
+    if (res.status === 404) this.index.deleteTag(registry, req.repository, req.reference)
+    if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
+    if (headerValue(res.headers, 'docker-content-digest') === row.digest) {
+      const answer = await this.fromCache(req, row, 'revalidated')
+      if (answer) {
+        this.index.putTag(registry, req.repository, req.reference, accepted, { ...row, checkedMs: Date.now() })
+        return answer
+      }
+    }
+    return this.fetchTag(req, accepted, res)
+  }
+
+  private async stale(req: ManifestRequest, row: TagRow, cause: Error): Promise<ManifestAnswer> {
+    const answer = await this.fromCache(req, row, 'stale')
+    if (!answer) throw cause instanceof OciError ? cause : unavailable(cause)
+    return answer
+  }
+
+  /** A tag with nothing usable cached. A HEAD is answered from an upstream HEAD (no pull counted). */
+  private async fetchTag(req: ManifestRequest, accepted: string, head?: UpstreamResponse): Promise<ManifestAnswer> {
+    const registry = req.client.registry.namespace
+    if (req.method === 'HEAD') {
+      const answer = head ? await this.readHead(head) : await this.headUpstream(req, req.reference)
+      this.index.putTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
+      return answer
+    }
+    const answer = await this.getUpstream(req, undefined)
+    this.index.putTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
+    return answer
+  }
+
+  private async send(req: ManifestRequest, method: 'GET' | 'HEAD', reference: string): Promise<UpstreamResponse> {
+    return req.client.request({
+      method,
+      path: `/v2/${req.repository}/manifests/${reference}`,
+      repository: req.repository,
+      headers: { accept: upstreamAccept(req.accept) },
+    })
+  }
+
+  private async headUpstream(req: ManifestRequest, reference: string): Promise<ManifestAnswer> {
+    return this.readHead(await this.send(req, 'HEAD', reference))
+  }
+
+  private async readHead(res: UpstreamResponse): Promise<ManifestAnswer> {
+    if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
+    const digest = headerValue(res.headers, 'docker-content-digest')
+    const mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'), undefined)
+    if (digest === undefined || mediaType === undefined) {
+      throw new OciError('MANIFEST_INVALID', 'upstream answered HEAD without Docker-Content-Digest or Content-Type')
+    }
+    parseDigest(digest)
+    return { outcome: 'miss', digest, mediaType, size: Number(headerValue(res.headers, 'content-length') ?? 0), bytes: undefined }
+  }
+
+  /** GETs a manifest, checks its bytes against the digest asked for (or the one the upstream claims) and stores it. */
+  private async getUpstream(req: ManifestRequest, expected: Digest | undefined): Promise<ManifestAnswer> {
+    const res = await this.send(req, 'GET', expected?.value ?? req.reference)
+    if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
+    const bytes = await readLimited(res)
+    const claimed = headerValue(res.headers, 'docker-content-digest')
+    const algorithm = expected?.algorithm ?? (claimed?.startsWith('sha512:') ? 'sha512' : 'sha256')
+    const digest = digestOf(bytes, algorithm)
+    const wanted = expected?.value ?? claimed
+    if (wanted !== undefined && wanted !== digest) {
+      this.listener.mismatch(req.client.registry.namespace, wanted, `manifest hashes to ${digest}`)
+      throw new OciError('DIGEST_INVALID', `upstream sent a manifest that hashes to ${digest}, not ${wanted}`, { status: 502 })
+    }
+    const mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'), bytes)
+    if (mediaType === undefined) throw new OciError('MANIFEST_INVALID', 'upstream manifest has no media type')
+    await this.store.writeVerified(parseDigest(digest), bytes)
+    this.index.putBlob(digest, bytes.length, mediaType)
+    this.memory.set(digest, bytes)
+    return { outcome: 'miss', digest, mediaType, size: bytes.length, bytes }
+  }
+}
+
+function unavailable(cause: Error): OciError {
+  return new OciError('UNAVAILABLE', `upstream unavailable and nothing cached: ${cause.message}`)
+}
+
+/** The Content-Type without parameters, else the manifest's own mediaType field. */
+function mediaTypeOf(contentType: string | undefined, bytes: Buffer | undefined): string | undefined {
+  const type = contentType?.split(';')[0]?.trim()
+  if (type && type !== 'application/octet-stream' && type !== 'text/plain') return type
+  if (!bytes) return type || undefined
+  try {
+    const field = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType
+    return typeof field === 'string' ? field : type
+  } catch {
+    return type
+  }
+}
+
+async function readLimited(res: UpstreamResponse): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    total += chunk.length
+    if (total > maxManifestBytes) {
+      res.body.destroy()
+      throw new OciError('MANIFEST_INVALID', `upstream manifest is larger than ${maxManifestBytes} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}

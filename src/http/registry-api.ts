@@ -1,0 +1,178 @@
+// The pull side of the Distribution API: routes a /v2/ request to its registry and answers it from the cache.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
+import type { BlobCache } from '../cache/blob-cache.js'
+import type { ManifestCache } from '../cache/manifest-cache.js'
+import type { CacheOutcome, RequestKind } from '../cache/outcome.js'
+import { isDigest, parseDigest } from '../oci/digest.js'
+import { OciError } from '../oci/errors.js'
+import { parseAccept } from '../oci/media-types.js'
+import { assertTag } from '../oci/reference.js'
+import { headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
+import type { RegistryRouter } from '../upstream/router.js'
+import { upstreamStatusError } from '../upstream/status-error.js'
+import { parseApiPath } from './api-path.js'
+import { apiVersionHeader, sendError, toOciError } from './error-response.js'
+import { parseRange } from './range.js'
+
+/** What one request was, for the access log, metrics and per-repository counters. */
+export interface RequestRecord {
+  kind: RequestKind
+  registry: string | undefined
+  repository: string | undefined
+  outcome: CacheOutcome | undefined
+  /** Body bytes the answer carries. */
+  bodyBytes: number
+}
+
+export interface RegistryApiDeps {
+  readonly router: RegistryRouter
+  readonly clients: ReadonlyMap<string, RegistryClient>
+  readonly blobs: BlobCache
+  readonly manifests: ManifestCache
+}
+
+const cacheHeader = 'x-dockside-cache'
+
+export class RegistryApi {
+  constructor(private readonly deps: RegistryApiDeps) {}
+
+  /** Answers a request under /v2/; never throws (errors are rendered as OCI errors). */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): Promise<void> {
+    try {
+      await this.dispatch(req, res, url, record)
+    } catch (err) {
+      record.outcome = 'error'
+      sendError(res, toOciError(err), req.method ?? 'GET')
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): Promise<void> {
+    const api = parseApiPath(url.pathname)
+    const method = req.method ?? 'GET'
+    if (!api) throw new OciError('NAME_INVALID', `not a registry API path: ${url.pathname}`, { status: 404 })
+    record.kind = api.kind === 'upload' ? 'other' : api.kind
+    const readOnly = method === 'GET' || method === 'HEAD'
+    if (api.kind === 'upload' || !readOnly) {
+      throw new OciError('UNSUPPORTED', `${method} ${api.kind === 'upload' ? 'blob upload' : api.kind}: this registry is a read-only pull-through cache`)
+    }
+    if (api.kind === 'base') {
+      res.writeHead(200, { ...apiVersionHeader, 'content-type': 'application/json', 'content-length': 2 })
+      res.end(method === 'HEAD' ? undefined : '{}')
+      return
+    }
+    const { registry, repository } = this.deps.router.route(api.name, url.searchParams.get('ns'))
+    const client = this.deps.clients.get(registry.namespace) as RegistryClient
+    record.registry = registry.namespace
+    record.repository = repository
+    switch (api.kind) {
+      case 'manifest':
+        return this.manifest(req, res, client, repository, api.reference, record)
+      case 'blob':
+        return this.blob(req, res, client, repository, api.digest, record)
+      case 'tags':
+        return this.passThrough(req, res, client, repository, tagsPath(repository, url), 'tags', record, (link) => rewriteLink(link, api.name, url))
+      case 'referrers': {
+        const digest = parseDigest(api.digest).value
+        const query = url.searchParams.get('artifactType')
+        const path = `/v2/${repository}/referrers/${digest}${query ? `?artifactType=${encodeURIComponent(query)}` : ''}`
+        return this.passThrough(req, res, client, repository, path, 'referrers', record, () => undefined)
+      }
+    }
+  }
+
+  private async manifest(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, reference: string, record: RequestRecord): Promise<void> {
+    if (isDigest(reference)) parseDigest(reference)
+    else assertTag(reference)
+    const method = req.method === 'HEAD' ? 'HEAD' : 'GET'
+    const answer = await this.deps.manifests.get({ client, repository, reference, accept: parseAccept(req.headers.accept), method })
+    record.outcome = answer.outcome
+    const headers: Record<string, string | number> = {
+      ...apiVersionHeader,
+      'content-type': answer.mediaType,
+      'content-length': answer.size,
+      'docker-content-digest': answer.digest,
+      etag: `"${answer.digest}"`,
+      [cacheHeader]: answer.outcome,
+    }
+    if (answer.outcome === 'stale') headers.warning = '110 dockside "Response is Stale"'
+    res.writeHead(200, headers)
+    if (method === 'HEAD' || !answer.bytes) {
+      res.end()
+      return
+    }
+    record.bodyBytes = answer.bytes.length
+    res.end(answer.bytes)
+  }
+
+  private async blob(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, digestText: string, record: RequestRecord): Promise<void> {
+    const digest = parseDigest(digestText)
+    const common = { ...apiVersionHeader, 'docker-content-digest': digest.value, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
+    if (req.method === 'HEAD') {
+      const { size, outcome } = await this.deps.blobs.head(client, repository, digest)
+      record.outcome = outcome
+      res.writeHead(200, { ...common, 'content-length': size, [cacheHeader]: outcome })
+      res.end()
+      return
+    }
+    const source = await this.deps.blobs.get(client, repository, digest)
+    record.outcome = source.outcome
+    let range
+    try {
+      range = source.size === undefined ? undefined : parseRange(headerValue(req.headers, 'range'), source.size)
+    } catch (err) {
+      source.abandon()
+      throw err
+    }
+    const headers: Record<string, string | number> = { ...common, [cacheHeader]: source.outcome }
+    if (range && source.size !== undefined) {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${source.size}`
+      headers['content-length'] = range.end - range.start + 1
+    } else if (source.size !== undefined) {
+      headers['content-length'] = source.size
+    }
+    const body = source.open(range?.start, range?.end)
+    res.writeHead(range ? 206 : 200, headers)
+    record.bodyBytes = Number(headers['content-length'] ?? 0)
+    // Once headers are out, a failure can only be a destroyed socket: pipeline() does exactly that.
+    await pipeline(body, res).catch(() => {})
+  }
+
+  /** tags/list and referrers: streamed from upstream, not cached. */
+  private async passThrough(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, path: string, kind: 'tags' | 'referrers', record: RequestRecord, link: (value: string) => string | undefined): Promise<void> {
+    const upstream: UpstreamResponse = await client.request({ method: 'GET', path, repository, headers: { accept: req.headers.accept ?? 'application/json' } })
+    if (upstream.status !== 200) throw await upstreamStatusError(upstream, kind)
+    record.outcome = 'miss'
+    const headers: Record<string, string> = { ...apiVersionHeader, [cacheHeader]: 'miss' }
+    for (const name of ['content-type', 'content-length', 'oci-filters-applied']) {
+      const value = headerValue(upstream.headers, name)
+      if (value !== undefined) headers[name] = value
+    }
+    const upstreamLink = headerValue(upstream.headers, 'link')
+    const rewritten = upstreamLink === undefined ? undefined : link(upstreamLink)
+    if (rewritten !== undefined) headers.link = rewritten
+    res.writeHead(200, headers)
+    record.bodyBytes = Number(headers['content-length'] ?? 0)
+    await pipeline(upstream.body, res).catch(() => {})
+  }
+}
+
+function tagsPath(repository: string, url: URL): string {
+  const query = new URLSearchParams()
+  for (const key of ['n', 'last']) {
+    const value = url.searchParams.get(key)
+    if (value !== null) query.set(key, value)
+  }
+  const text = query.toString()
+  return `/v2/${repository}/tags/list${text ? `?${text}` : ''}`
+}
+
+/** Points an upstream's "next page" Link at this mirror, in the form the client used (path prefix, ns). */
+function rewriteLink(link: string, clientName: string, url: URL): string | undefined {
+  const target = /<([^>]*)>/.exec(link)?.[1]
+  if (target === undefined) return undefined
+  const query = new URL(target, 'http://upstream.invalid').searchParams
+  const ns = url.searchParams.get('ns')
+  if (ns !== null) query.set('ns', ns)
+  return `</v2/${clientName}/tags/list?${query.toString()}>; rel="next"`
+}

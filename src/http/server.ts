@@ -1,0 +1,68 @@
+// The HTTP front: /v2/ to the registry API, plus /metrics and /healthz; one access-log line per request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import type { CacheIndex } from '../cache/cache-index.js'
+import type { Metrics } from '../metrics.js'
+import { OciError } from '../oci/errors.js'
+import { sendError } from './error-response.js'
+import type { RegistryApi, RequestRecord } from './registry-api.js'
+
+export interface HttpServerDeps {
+  readonly api: RegistryApi
+  readonly metrics: Metrics
+  readonly index: CacheIndex
+  readonly log: Logger
+}
+
+/** Outcomes whose bytes cost the upstream nothing. */
+const fromCache = new Set(['hit', 'revalidated', 'stale', 'coalesced'])
+
+export function createHttpServer(deps: HttpServerDeps): Server {
+  const server = createServer((req, res) => void handle(deps, req, res))
+  server.keepAliveTimeout = 65_000
+  return server
+}
+
+async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now()
+  const url = new URL(req.url ?? '/', 'http://dockside.invalid')
+  if (url.pathname === '/v2' || url.pathname.startsWith('/v2/')) {
+    const record: RequestRecord = { kind: 'other', registry: undefined, repository: undefined, outcome: undefined, bodyBytes: 0 }
+    res.once('close', () => finish(deps, req, res, record, started))
+    await deps.api.handle(req, res, url, record)
+    return
+  }
+  if (url.pathname === '/healthz') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+  } else if (url.pathname === '/metrics') {
+    const body = await deps.metrics.registry.metrics()
+    res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(body)
+  } else {
+    sendError(res, new OciError('NAME_UNKNOWN', `no such endpoint: ${url.pathname}`, { status: 404 }), req.method ?? 'GET')
+  }
+}
+
+function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse, record: RequestRecord, started: number): void {
+  const complete = res.writableFinished
+  const outcome = record.outcome ?? (res.statusCode >= 400 ? 'error' : 'hit')
+  const bytes = complete ? record.bodyBytes : 0
+  const registry = record.registry ?? 'none'
+  deps.metrics.request(record.kind, outcome, registry)
+  deps.metrics.servedBytes.inc({ source: fromCache.has(outcome) ? 'cache' : 'upstream' }, bytes)
+  if (record.registry !== undefined && record.repository !== undefined) {
+    const cached = fromCache.has(outcome)
+    deps.index.count(record.registry, record.repository, outcome, cached ? bytes : 0, cached ? 0 : bytes)
+  }
+  deps.log.info({
+    method: req.method,
+    path: req.url,
+    status: res.statusCode,
+    kind: record.kind,
+    registry: record.registry,
+    repository: record.repository,
+    outcome,
+    bytes,
+    complete,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+  })
+}

@@ -1,0 +1,102 @@
+// Every Prometheus metric Dockside exports, defined once, on a registry of its own (no global state).
+// Label values are bounded: registries, kinds, outcomes, methods, status codes; never repositories.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CacheOutcome, RequestKind } from './cache/outcome.js'
+
+export interface MetricsSources {
+  fillsInFlight(): number
+  cachedBlobs(): { count: number; bytes: number }
+  ratelimitRemaining(): { registry: string; remaining: number | undefined }[]
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly requests: Counter<'kind' | 'outcome' | 'registry'>
+  readonly servedBytes: Counter<'source'>
+  readonly upstreamRequests: Counter<'registry' | 'method' | 'status'>
+  readonly upstreamSeconds: Histogram<'registry' | 'method'>
+  readonly digestMismatches: Counter<'registry'>
+  readonly tokenFetches: Counter<'outcome'>
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    this.requests = new Counter({
+      name: 'dockside_requests_total',
+      help: 'Registry API requests answered, by kind, cache outcome and upstream registry',
+      labelNames: ['kind', 'outcome', 'registry'],
+      registers,
+    })
+    this.servedBytes = new Counter({
+      name: 'dockside_served_bytes_total',
+      help: 'Body bytes sent to clients, by where they came from (cache or upstream)',
+      labelNames: ['source'],
+      registers,
+    })
+    this.upstreamRequests = new Counter({
+      name: 'dockside_upstream_requests_total',
+      help: 'Requests sent to upstream registries, by registry, method and status (or "error")',
+      labelNames: ['registry', 'method', 'status'],
+      registers,
+    })
+    this.upstreamSeconds = new Histogram({
+      name: 'dockside_upstream_request_duration_seconds',
+      help: 'Time to upstream response headers',
+      labelNames: ['registry', 'method'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    })
+    this.digestMismatches = new Counter({
+      name: 'dockside_digest_mismatches_total',
+      help: 'Upstream content that did not match its digest or length (never committed)',
+      labelNames: ['registry'],
+      registers,
+    })
+    this.tokenFetches = new Counter({
+      name: 'dockside_token_fetches_total',
+      help: 'Bearer token fetches from registry token services',
+      labelNames: ['outcome'],
+      registers,
+    })
+    new Gauge({
+      name: 'dockside_fills_in_flight',
+      help: 'Blob downloads from upstream in progress',
+      registers,
+      collect() {
+        this.set(sources.fillsInFlight())
+      },
+    })
+    new Gauge({
+      name: 'dockside_cache_bytes',
+      help: 'Bytes of blobs and manifests in the cache',
+      registers,
+      collect() {
+        this.set(sources.cachedBlobs().bytes)
+      },
+    })
+    new Gauge({
+      name: 'dockside_cache_blobs',
+      help: 'Blobs and manifests in the cache',
+      registers,
+      collect() {
+        this.set(sources.cachedBlobs().count)
+      },
+    })
+    new Gauge({
+      name: 'dockside_upstream_ratelimit_remaining',
+      help: 'Last ratelimit-remaining an upstream reported (absent until it sends one)',
+      labelNames: ['registry'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { registry, remaining } of sources.ratelimitRemaining()) {
+          if (remaining !== undefined) this.set({ registry }, remaining)
+        }
+      },
+    })
+  }
+
+  request(kind: RequestKind, outcome: CacheOutcome, registry: string): void {
+    this.requests.inc({ kind, outcome, registry })
+  }
+}
