@@ -98,8 +98,8 @@ export class CacheIndex {
       getBlob: this.db.prepare<[string], { digest: string; size: number; mediaType: string | null }>(
         'SELECT digest, size, media_type AS mediaType FROM blobs WHERE digest = ?',
       ),
-      putBlob: this.db.prepare<[string, number, string | null, number]>(
-        `INSERT INTO blobs (digest, size, media_type, created_ms, last_access_ms) VALUES (?1, ?2, ?3, ?4, ?4)
+      putBlob: this.db.prepare<[string, number, string | null, number, number]>(
+        `INSERT INTO blobs (digest, size, media_type, created_ms, last_access_ms) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (digest) DO UPDATE SET size = excluded.size, media_type = coalesce(excluded.media_type, blobs.media_type)`,
       ),
       deleteBlob: this.db.prepare<[string]>('DELETE FROM blobs WHERE digest = ?'),
@@ -140,7 +140,8 @@ export class CacheIndex {
   }
 
   putBlob(digest: string, size: number, mediaType: string | null): void {
-    this.statements.putBlob.run(digest, size, mediaType, Date.now())
+    const now = Date.now()
+    this.statements.putBlob.run(digest, size, mediaType, now, now)
   }
 
   deleteBlob(digest: string): void {

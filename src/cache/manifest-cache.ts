@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache'
 import { digestOf, isDigest, parseDigest, type Digest } from '../oci/digest.js'
 import { OciError } from '../oci/errors.js'
 import { acceptKey, upstreamAccept, type AcceptList } from '../oci/media-types.js'
-import { headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
+import { discard, headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
 import { upstreamStatusError } from '../upstream/status-error.js'
 import { UpstreamUnavailableError } from '../upstream/upstream-error.js'
 import type { BlobStore } from './blob-store.js'
@@ -227,7 +227,7 @@ async function readLimited(res: UpstreamResponse): Promise<Buffer> {
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
     total += chunk.length
     if (total > maxManifestBytes) {
-      res.body.destroy()
+      discard(res.body)
       throw new OciError('MANIFEST_INVALID', `upstream manifest is larger than ${maxManifestBytes} bytes`)
     }
     chunks.push(chunk)

@@ -46,6 +46,12 @@ const retryStatuses = new Set([502, 503, 504])
 const maxRedirects = 5
 const userAgent = 'dockside/0.1'
 
+/** Drops a response body we will not read; undici reports that as an error, which must not go unhandled. */
+export function discard(body: Readable): void {
+  body.on('error', () => {})
+  body.destroy()
+}
+
 export function headerValue(headers: UpstreamHeaders, name: string): string | undefined {
   const value = headers[name]
   return Array.isArray(value) ? value[0] : value
@@ -104,7 +110,7 @@ export class RegistryClient {
       try {
         const res = await this.authenticated(req)
         if (last || !retryStatuses.has(res.status)) return res
-        res.body.destroy()
+        discard(res.body)
       } catch (err) {
         if (last || !(err instanceof UpstreamUnavailableError)) throw err
       }
@@ -144,14 +150,14 @@ export class RegistryClient {
         authorization = `Bearer ${await this.tokens.refresh(this.tokenRequest(challenge, challenge.params.scope ?? scope))}`
       } catch (err) {
         if (err instanceof TokenRefusedError) return first // the 401 stands; the caller reports UNAUTHORIZED
-        first.body.destroy()
+        discard(first.body)
         throw err
       }
     } else if (challenge?.scheme === 'basic') {
       authorization = this.basicAuthorization()
     }
     if (authorization === undefined) return first
-    first.body.destroy()
+    discard(first.body)
     return this.followRedirects(req, authorization)
   }
 
@@ -165,7 +171,7 @@ export class RegistryClient {
       const res = await this.send(url, req, headers, own)
       const location = headerValue(res.headers, 'location')
       if (!redirectStatuses.has(res.status) || location === undefined || hop >= maxRedirects) return res
-      res.body.destroy()
+      discard(res.body)
       url = new URL(location, url)
       if (url.protocol !== 'https:' && url.protocol !== 'http:') {
         throw new UpstreamUnavailableError(`upstream redirected to an unsupported URL: ${url.protocol}`)

@@ -1,6 +1,6 @@
 // Turns an upstream's error answer into the OCI error Dockside gives its own client.
 import { OciError, type OciErrorCode } from '../oci/errors.js'
-import { headerValue, type UpstreamResponse } from './registry-client.js'
+import { discard, headerValue, type UpstreamResponse } from './registry-client.js'
 
 const maxErrorBodyBytes = 64 * 1024
 
@@ -23,7 +23,7 @@ async function readSmall(res: UpstreamResponse): Promise<string> {
   } catch {
     // an error body that breaks off still leaves the status to go by
   } finally {
-    res.body.destroy()
+    discard(res.body)
   }
   return Buffer.concat(chunks).toString('utf8')
 }
