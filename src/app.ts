@@ -80,6 +80,18 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
   flushTimer.unref()
 
+  let closing: Promise<void> | undefined
+  const shutdown = async (): Promise<void> => {
+    clearInterval(flushTimer)
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeIdleConnections()
+    })
+    await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
+    await blobs.settle()
+    index.close()
+  }
+
   const app: App = {
     config,
     log,
@@ -99,15 +111,9 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
       app.url = `http://${host}:${address.port}`
       return app.url
     },
-    async close() {
-      clearInterval(flushTimer)
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      })
-      await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
-      await blobs.settle()
-      index.close()
+    close() {
+      closing ??= shutdown()
+      return closing
     },
   }
   return app
