@@ -75,7 +75,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     ratelimitRemaining: () =>
       [...clients.values()].map((c) => ({ registry: c.registry.namespace, remaining: ratelimitCount(c.health.ratelimitRemaining) })),
   })
-  const api = new RegistryApi({ router, clients, blobs, manifests })
+  const api = new RegistryApi({ router, clients, blobs, manifests, log })
   const server = createHttpServer({ api, metrics, index, log })
   const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
   flushTimer.unref()

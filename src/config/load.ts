@@ -72,7 +72,7 @@ export function loadRegistries(hostsDir: string, env: NodeJS.ProcessEnv = proces
   const registries = files.map((f) => readRegistry(join(hostsDir, f), readYamlFile(join(hostsDir, f)), env))
   const owner = new Map<string, string>()
   for (const [i, registry] of registries.entries()) {
-    for (const name of [registry.namespace, ...registry.aliases]) {
+    for (const name of [registry.namespace, ...registry.aliases].map((n) => n.toLowerCase())) {
       const other = owner.get(name)
       if (other !== undefined) {
         throw new ConfigError(join(hostsDir, files[i] as string), 'namespace', name, `a name no other file uses (${other} has it)`)

@@ -13,7 +13,7 @@ export class ConfigReader {
   ) {
     if (value === undefined || value === null) value = {}
     if (typeof value !== 'object' || Array.isArray(value)) {
-      throw new ConfigError(source, prefix || '(top level)', value, 'a mapping')
+      throw new ConfigError(source, prefix.replace(/\.$/, '') || '(top level)', value, 'a mapping')
     }
     this.values = value as Record<string, unknown>
   }

@@ -1,5 +1,6 @@
 // The pull side of the Distribution API: routes a /v2/ request to its registry and answers it from the cache.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
 import { pipeline } from 'node:stream/promises'
 import type { BlobCache } from '../cache/blob-cache.js'
 import type { ManifestCache } from '../cache/manifest-cache.js'
@@ -30,6 +31,7 @@ export interface RegistryApiDeps {
   readonly clients: ReadonlyMap<string, RegistryClient>
   readonly blobs: BlobCache
   readonly manifests: ManifestCache
+  readonly log: Logger
 }
 
 const cacheHeader = 'x-dockside-cache'
@@ -43,7 +45,9 @@ export class RegistryApi {
       await this.dispatch(req, res, url, record)
     } catch (err) {
       record.outcome = 'error'
-      sendError(res, toOciError(err), req.method ?? 'GET')
+      const error = toOciError(err)
+      if (error.status >= 500 && !(err instanceof OciError)) this.deps.log.error({ err, path: url.pathname }, 'request failed')
+      sendError(res, error, req.method ?? 'GET')
     }
   }
 

@@ -27,38 +27,48 @@ export function acceptKey(accept: AcceptList): string {
     .join(',')
 }
 
-/** A parsed Accept: the media ranges a client allows (q=0 entries removed). */
+/** A parsed Accept: the media ranges a client allows, and the exact types it refused with q=0. */
 export interface AcceptList {
   readonly ranges: readonly string[]
+  /** Types (or ranges) sent with q=0: not acceptable, even where a wildcard would allow them. */
+  readonly refused: readonly string[]
   /** True when the client sent no Accept at all. */
   readonly absent: boolean
 }
 
 /**
  * Merges every Accept line a client sent (Node joins repeated headers with ", ") into one list.
- * Parameters other than q are dropped; q=0 means "not acceptable".
+ * Parameters other than q are dropped.
  */
 export function parseAccept(header: string | string[] | undefined): AcceptList {
   const lines = header === undefined ? [] : Array.isArray(header) ? header : [header]
   const ranges: string[] = []
+  const refused: string[] = []
   for (const line of lines) {
     for (const part of line.split(',')) {
       const [rawType, ...params] = part.split(';')
       const type = rawType?.trim().toLowerCase()
       if (!type) continue
       const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
-      if (q !== undefined && Number(q.slice(2)) === 0) continue
-      if (!ranges.includes(type)) ranges.push(type)
+      const list = q !== undefined && Number(q.slice(2)) === 0 ? refused : ranges
+      if (!list.includes(type)) list.push(type)
     }
   }
-  return { ranges, absent: ranges.length === 0 }
+  return { ranges, refused, absent: ranges.length === 0 && refused.length === 0 }
 }
 
+function matches(range: string, type: string): boolean {
+  return range === type || range === '*/*' || range === `${type.split('/')[0]}/*`
+}
+
+/** Whether a client takes a media type; a q=0 entry beats a wildcard, since the more specific range wins. */
 export function accepts(accept: AcceptList, mediaType: string): boolean {
   if (accept.absent) return true
   const type = mediaType.toLowerCase()
-  const major = type.split('/')[0]
-  return accept.ranges.some((r) => r === type || r === '*/*' || r === `${major}/*`)
+  if (accept.refused.includes(type)) return false
+  if (accept.ranges.includes(type)) return true
+  if (accept.refused.some((r) => matches(r, type))) return false // e.g. "application/*;q=0"
+  return accept.ranges.some((r) => matches(r, type))
 }
 
 /**
@@ -67,6 +77,7 @@ export function accepts(accept: AcceptList, mediaType: string): boolean {
  */
 export function upstreamAccept(accept: AcceptList): string {
   const wildcard = accept.absent || accept.ranges.some((r) => r.endsWith('/*'))
-  const ranges = wildcard ? [...allManifestTypes, ...accept.ranges.filter((r) => !allManifestTypes.includes(r))] : accept.ranges
-  return ranges.join(', ')
+  if (!wildcard) return accept.ranges.join(', ')
+  const manifestTypes = allManifestTypes.filter((type) => accepts(accept, type))
+  return [...manifestTypes, ...accept.ranges.filter((r) => !manifestTypes.includes(r))].join(', ')
 }

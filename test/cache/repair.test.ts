@@ -5,12 +5,12 @@ import t from 'tap'
 import { BlobStore } from '../../src/cache/blob-store.js'
 import { digestOf, parseDigest } from '../../src/oci/digest.js'
 import { FakeRegistry } from '../support/fake-registry.js'
-import { client, registryFor, startDockside } from '../support/dockside.js'
+import { client, registryFor, startDockside, tempDir } from '../support/dockside.js'
 
 t.test('a restart repairs the cache: temp files go, lost files leave the index, unknown files are re-hashed first', async (t) => {
   const upstream = await FakeRegistry.start()
   t.teardown(() => upstream.close())
-  const cacheDir = t.testdir()
+  const cacheDir = tempDir(t)
   const store = new BlobStore(cacheDir)
   const registries = [registryFor('docker.io', upstream.url, { shortNamePrefix: 'library' })]
   const kept = upstream.addBlob('library/r', randomBytes(1000))

@@ -6,14 +6,15 @@ const everyType = [ociManifest, ociIndex, dockerManifest, dockerManifestList, do
 const everyTypeKey = everyType.join(',')
 
 t.test('no Accept header is absent with no ranges', async (t) => {
-  t.strictSame(parseAccept(undefined), { ranges: [], absent: true })
-  t.strictSame(parseAccept([]), { ranges: [], absent: true })
-  t.strictSame(parseAccept(''), { ranges: [], absent: true })
+  t.strictSame(parseAccept(undefined), { ranges: [], refused: [], absent: true })
+  t.strictSame(parseAccept([]), { ranges: [], refused: [], absent: true })
+  t.strictSame(parseAccept(''), { ranges: [], refused: [], absent: true })
 })
 
 t.test('one Accept line lists its media ranges in order, lower-cased, parameters dropped', async (t) => {
   t.strictSame(parseAccept(`${ociIndex}, Application/VND.Docker.Distribution.Manifest.V2+JSON;q=0.9 ; charset=utf-8`), {
     ranges: [ociIndex, dockerManifest],
+    refused: [],
     absent: false,
   })
 })
@@ -21,6 +22,7 @@ t.test('one Accept line lists its media ranges in order, lower-cased, parameters
 t.test('several Accept lines given as an array are merged in order', async (t) => {
   t.strictSame(parseAccept([ociIndex, `${ociManifest}, ${dockerManifestList}`, dockerManifest]), {
     ranges: [ociIndex, ociManifest, dockerManifestList, dockerManifest],
+    refused: [],
     absent: false,
   })
 })
@@ -41,7 +43,7 @@ t.test('empty list elements are skipped', async (t) => {
 
 t.test('a range with q=0 is excluded, in every spelling of zero', async (t) => {
   const accept = parseAccept([`${ociIndex};q=0`, `${dockerManifestList}; q=0.000`, `${ociManifest};q=0.1`, dockerManifest])
-  t.strictSame(accept, { ranges: [ociManifest, dockerManifest], absent: false })
+  t.strictSame(accept, { ranges: [ociManifest, dockerManifest], refused: [ociIndex, dockerManifestList], absent: false })
   t.equal(accepts(accept, ociIndex), false)
   t.equal(accepts(accept, dockerManifestList), false)
   t.equal(accepts(accept, ociManifest), true)

@@ -1,4 +1,7 @@
 // Starts a Dockside app on 127.0.0.1:0 in front of fake registries, with a temporary cache folder.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Test } from 'tap'
 import { request as undiciRequest, Agent } from 'undici'
@@ -10,6 +13,13 @@ export interface DocksideOptions {
   defaultRegistry?: string
   config?: Partial<Omit<Config, 'registries'>>
   cacheDir?: string
+}
+
+/** A fresh folder removed when the test ends (t.testdir() allows only one per test). */
+export function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dockside-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
 }
 
 export function registryFor(namespace: string, url: string, extra: Partial<RegistryConfig> = {}): Partial<RegistryConfig> {
@@ -28,7 +38,7 @@ export function testConfig(t: Test, opts: DocksideOptions): Config {
   return {
     ...defaultConfig,
     listen: { host: '127.0.0.1', port: 0 },
-    cacheDir: opts.cacheDir ?? t.testdir(),
+    cacheDir: opts.cacheDir ?? tempDir(t),
     defaultRegistry: opts.defaultRegistry ?? (registries[0] as RegistryConfig).namespace,
     logLevel: 'silent',
     upstream: { ...defaultConfig.upstream, retries: 0, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000 },
@@ -40,7 +50,7 @@ export function testConfig(t: Test, opts: DocksideOptions): Config {
 /** A running Dockside; closed when the test ends. */
 export async function startDockside(t: Test, opts: DocksideOptions): Promise<App> {
   const config = testConfig(t, opts)
-  const app = await createApp(config, pino({ level: 'silent' }))
+  const app = await createApp(config, pino({ level: process.env.DOCKSIDE_TEST_LOG ?? 'silent' }))
   await app.listen()
   t.teardown(() => app.close())
   return app
