@@ -1,4 +1,5 @@
 // The composition root: the one place that builds every part of Dockside and wires them together.
+import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -25,6 +26,10 @@ export interface App {
   readonly clients: ReadonlyMap<string, RegistryClient>
   readonly metrics: Metrics
   readonly repair: RepairReport
+  /** Emits 'answered' (with the request's record) once a /v2/ request is fully accounted for. */
+  readonly events: EventEmitter
+  /** /v2/ requests fully accounted for since start. */
+  readonly answered: number
   /** The bound address once listening, e.g. "http://127.0.0.1:5000". */
   url: string
   listen(): Promise<string>
@@ -76,7 +81,18 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
       [...clients.values()].map((c) => ({ registry: c.registry.namespace, remaining: ratelimitCount(c.health.ratelimitRemaining) })),
   })
   const api = new RegistryApi({ router, clients, blobs, manifests, log })
-  const server = createHttpServer({ api, metrics, index, log })
+  const events = new EventEmitter()
+  let answered = 0
+  const server = createHttpServer({
+    api,
+    metrics,
+    index,
+    log,
+    answered: (record) => {
+      answered++
+      events.emit('answered', record)
+    },
+  })
   const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
   flushTimer.unref()
 
@@ -100,6 +116,10 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     clients,
     metrics,
     repair,
+    events,
+    get answered() {
+      return answered
+    },
     url: '',
     async listen() {
       await new Promise<void>((resolve, reject) => {

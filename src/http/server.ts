@@ -12,6 +12,8 @@ export interface HttpServerDeps {
   readonly metrics: Metrics
   readonly index: CacheIndex
   readonly log: Logger
+  /** Told once a request is fully accounted for (metrics, counters, log line written). */
+  readonly answered: (record: RequestRecord) => void
 }
 
 /** Outcomes whose bytes cost the upstream nothing. */
@@ -65,4 +67,5 @@ function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse,
     complete,
     ms: Math.round((performance.now() - started) * 10) / 10,
   })
+  deps.answered(record)
 }

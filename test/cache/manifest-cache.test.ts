@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { FakeRegistry, MEDIA_TYPES, type FakeRegistryOptions } from '../support/fake-registry.js'
-import { client, registryFor, startDockside } from '../support/dockside.js'
+import { answered, client, registryFor, startDockside } from '../support/dockside.js'
 import type { RegistryConfig } from '../../src/config/config.js'
 import type { Config } from '../../src/config/config.js'
 
@@ -67,6 +67,7 @@ for (const mode of ['reset', 'status503', 'status429'] as const) {
     t.equal(stale.headers['x-dockside-cache'], 'stale')
     t.match(stale.headers.warning, /110/)
     t.ok(stale.body.equals(image.manifestBytes))
+    await answered(app, 2)
     const metrics = await app.metrics.registry.getSingleMetricAsString('dockside_requests_total')
     t.match(metrics, /kind="manifest",outcome="stale",registry="docker.io"\} 1/)
   })

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { FakeRegistry, MEDIA_TYPES } from '../support/fake-registry.js'
-import { client, registryFor, startDockside } from '../support/dockside.js'
+import { answered, client, registryFor, startDockside } from '../support/dockside.js'
 
 /** Two upstreams: a default docker.io and a ghcr.io, each a fake registry of its own. */
 async function setup(t: Test) {
@@ -135,6 +135,7 @@ t.test('the upstream rate-limit headers are read and exported, and /metrics coun
   await get(`${app.url}/v2/alpine/manifests/v1`)
   await get(`${app.url}/v2/alpine/manifests/v1`)
   t.equal(app.clients.get('docker.io')?.health.ratelimitRemaining, '76;w=21600')
+  await answered(app, 2)
   const metrics = (await get(`${app.url}/metrics`)).body.toString()
   t.match(metrics, /dockside_upstream_ratelimit_remaining\{registry="docker.io"\} 76/)
   t.match(metrics, /dockside_requests_total\{kind="manifest",outcome="miss",registry="docker.io"\} 1/)
@@ -148,6 +149,7 @@ t.test('per-repository counters reach SQLite: requests, hits, misses and bytes b
   await get(blob)
   await get(blob)
   await get(blob)
+  await answered(app, 3)
   const row = app.index.repositoryStats().find((r) => r.registry === 'docker.io' && r.repository === 'library/alpine')
   t.match(row, { requests: 3, hits: 2, misses: 1, bytesFromCache: 10000, bytesFromUpstream: 5000 })
 })

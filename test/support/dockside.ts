@@ -72,3 +72,16 @@ export function client(t: Test): (url: string, opts?: { method?: string; headers
     return { status: res.statusCode, headers: res.headers, body }
   }
 }
+
+/** Resolves once the app has accounted for `total` requests since it started (metrics and counters written). */
+export function answered(app: App, total: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (app.answered < total) return
+      app.events.off('answered', check)
+      resolve()
+    }
+    app.events.on('answered', check)
+    check()
+  })
+}
