@@ -45,7 +45,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
 
   const dispatcher = new Agent({
     connect: { timeout: config.upstream.connectTimeoutMs },
-    connections: config.upstream.maxConcurrency,
+    connections: config.upstream.maxConcurrency * 2, // downloads and lookups each have maxConcurrency slots
     headersTimeout: config.upstream.headersTimeoutMs,
     bodyTimeout: config.upstream.bodyTimeoutMs,
     keepAliveTimeout: 30_000,

@@ -7,7 +7,7 @@ import { unlink } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { OciError } from '../oci/errors.js'
 import { newHash, type Digest } from '../oci/digest.js'
-import { headerValue, type RegistryClient } from '../upstream/registry-client.js'
+import { discard, headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
 import { upstreamStatusError } from '../upstream/status-error.js'
 import type { BlobStore } from './blob-store.js'
 
@@ -101,12 +101,14 @@ export class Fill extends EventEmitter {
 
   private async run(): Promise<void> {
     const signal = AbortSignal.timeout(this.timeoutMs)
+    let res: UpstreamResponse | undefined
     try {
-      const res = await this.client.request({
+      res = await this.client.request({
         method: 'GET',
         path: `/v2/${this.repository}/blobs/${this.digest.value}`,
         repository: this.repository,
         signal,
+        download: true,
       })
       if (res.status !== 200) throw await upstreamStatusError(res, 'blob')
       const length = headerValue(res.headers, 'content-length')
@@ -138,6 +140,7 @@ export class Fill extends EventEmitter {
       this.emit('progress')
       this.listener.finished('verified')
     } catch (err) {
+      if (res) discard(res.body) // e.g. the temp file could not be created: free the connection and the slot
       this.state = 'failed'
       this.error = signal.aborted && !(err instanceof OciError) ? new OciError('UNAVAILABLE', `blob download timed out after ${this.timeoutMs} ms`) : (err as Error)
       if (this.tempPath !== undefined) await unlink(this.tempPath).catch(() => {})

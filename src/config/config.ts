@@ -35,7 +35,7 @@ export interface Config {
     readonly headersTimeoutMs: number
     /** Longest silence between two body chunks. */
     readonly bodyTimeoutMs: number
-    /** Upstream requests in flight per registry (blob downloads included). */
+    /** Blob downloads in flight per registry; other upstream requests get as many slots of their own. */
     readonly maxConcurrency: number
     /** Extra attempts before the first body byte, on connection errors and 502/503/504. */
     readonly retries: number

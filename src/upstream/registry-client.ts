@@ -19,6 +19,8 @@ export interface UpstreamRequest {
   readonly repository: string | undefined
   readonly headers?: Record<string, string>
   readonly signal?: AbortSignal
+  /** A blob download: it queues in a pool of its own, so long downloads never starve manifest and HEAD requests. */
+  readonly download?: boolean
 }
 
 export interface UpstreamResponse {
@@ -67,7 +69,8 @@ export class RegistryClient {
     ratelimitRemaining: undefined,
   }
   private readonly base: URL
-  private readonly limit: LimitFunction
+  private readonly downloads: LimitFunction
+  private readonly lookups: LimitFunction
   /** The registry's last Bearer challenge, so later requests can carry a token before being asked. */
   private bearer: AuthChallenge | undefined
 
@@ -79,17 +82,19 @@ export class RegistryClient {
     private readonly observer: UpstreamObserver,
   ) {
     this.base = new URL(registry.url)
-    this.limit = pLimit(limits.maxConcurrency)
+    this.downloads = pLimit(limits.maxConcurrency)
+    this.lookups = pLimit(limits.maxConcurrency)
   }
 
   /** Upstream requests waiting for a concurrency slot. */
   get queued(): number {
-    return this.limit.pendingCount
+    return this.downloads.pendingCount + this.lookups.pendingCount
   }
 
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
-      void this.limit(async () => {
+      const limit = req.download ? this.downloads : this.lookups
+      void limit(async () => {
         let res: UpstreamResponse
         try {
           res = await this.withRetries(req)

@@ -187,3 +187,23 @@ t.test('a blob unknown upstream is BLOB_UNKNOWN and a bad digest is DIGEST_INVAL
   t.equal(JSON.parse(bad.body.toString()).errors[0].code, 'DIGEST_INVALID')
   t.equal(upstream.count(blobGets), 1, 'the invalid digest never reached upstream')
 })
+
+t.test('a long blob download does not hold up manifest requests to the same registry', async (t) => {
+  const upstream = await FakeRegistry.start()
+  t.teardown(() => upstream.close())
+  const app = await startDockside(t, {
+    registries: [registryFor('docker.io', upstream.url, { shortNamePrefix: 'library' })],
+    config: { upstream: { connectTimeoutMs: 2000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, maxConcurrency: 1, retries: 0, retryBackoffMs: 10 } },
+  })
+  const get = client(t)
+  const image = upstream.addImage('library/slow', 'v1', { layers: [randomBytes(100_000)] })
+  const layer = image.layerDigests[0] as string
+  const hold = upstream.holdBlob(layer, 10)
+  const download = get(`${app.url}/v2/slow/blobs/${layer}`)
+  await hold.reached
+  const manifest = await get(`${app.url}/v2/slow/manifests/v1`)
+  t.equal(manifest.status, 200, 'answered while the only download slot is taken')
+  t.equal((await get(`${app.url}/v2/slow/blobs/${layer}`, { method: 'HEAD' })).status, 200)
+  hold.release()
+  t.equal((await download).status, 200)
+})
