@@ -207,3 +207,34 @@ t.test('a long blob download does not hold up manifest requests to the same regi
   hold.release()
   t.equal((await download).status, 200)
 })
+
+t.test('a client that stops reading does not slow the fill or the other clients', async (t) => {
+  const { upstream, app, get } = await setup(t)
+  const bytes = randomBytes(32_000_000)
+  const digest = upstream.addBlob('library/slowclient', bytes)
+  const stalled = await request(`${app.url}/v2/slowclient/blobs/${digest}`)
+  t.equal(stalled.statusCode, 200)
+  // `stalled` never reads its body; a second client and the fill itself must still finish.
+  const reader = await get(`${app.url}/v2/slowclient/blobs/${digest}`)
+  t.ok(reader.body.equals(bytes))
+  await app.blobs.settle()
+  t.ok(app.index.getBlob(digest), 'committed while a client still holds most of the body unread')
+  t.equal(upstream.count(blobGets), 1)
+  t.ok(Buffer.from(await stalled.body.arrayBuffer()).equals(bytes), 'the stalled client still gets every byte later')
+})
+
+t.test('a trickling upstream is streamed on to clients as its bytes arrive', async (t) => {
+  const { upstream, app } = await setup(t)
+  const bytes = randomBytes(64 * 1024)
+  const digest = upstream.addBlob('library/trickle', bytes)
+  upstream.trickleBlob(digest, 8 * 1024, 20)
+  const res = await request(`${app.url}/v2/trickle/blobs/${digest}`)
+  let chunks = 0
+  const received: Buffer[] = []
+  for await (const chunk of res.body) {
+    chunks++
+    received.push(chunk as Buffer)
+  }
+  t.ok(Buffer.concat(received).equals(bytes))
+  t.ok(chunks >= 4, `the body arrived in pieces as the upstream sent them (${chunks} chunks), not in one go at the end`)
+})
