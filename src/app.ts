@@ -83,7 +83,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   const api = new RegistryApi({ router, clients, blobs, manifests, log })
   const events = new EventEmitter()
   let answered = 0
-  const server = createHttpServer({
+  const http = createHttpServer({
     api,
     metrics,
     index,
@@ -99,10 +99,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   let closing: Promise<void> | undefined
   const shutdown = async (): Promise<void> => {
     clearInterval(flushTimer)
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeIdleConnections()
-    })
+    await http.drain(config.shutdownGraceMs)
     await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
     await blobs.settle()
     index.close()
@@ -123,10 +120,10 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     url: '',
     async listen() {
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(config.listen.port, config.listen.host, () => resolve())
+        http.server.once('error', reject)
+        http.server.listen(config.listen.port, config.listen.host, () => resolve())
       })
-      const address = server.address() as AddressInfo
+      const address = http.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
       app.url = `http://${host}:${address.port}`
       return app.url

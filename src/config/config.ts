@@ -43,6 +43,8 @@ export interface Config {
   }
   /** Upper bound on one blob download, however many clients wait on it. */
   readonly fillTimeoutMs: number
+  /** On SIGTERM, how long responses in flight may take to finish before their connections are cut. */
+  readonly shutdownGraceMs: number
   /** How often batched index writes (access times, counters) reach SQLite. */
   readonly indexFlushIntervalMs: number
   readonly logLevel: LogLevel
@@ -68,6 +70,7 @@ export const defaultConfig: Config = {
     retryBackoffMs: 200,
   },
   fillTimeoutMs: 30 * 60_000,
+  shutdownGraceMs: 30_000,
   indexFlushIntervalMs: 1_000,
   logLevel: 'info',
   registries: [],

@@ -52,6 +52,7 @@ export function readConfig(source: string, value: unknown): Omit<Config, 'regist
       retryBackoffMs: upstream.durationMs('retryBackoff', d.upstream.retryBackoffMs),
     },
     fillTimeoutMs: r.durationMs('fillTimeout', d.fillTimeoutMs),
+    shutdownGraceMs: r.durationMs('shutdownGrace', d.shutdownGraceMs),
     indexFlushIntervalMs: r.durationMs('indexFlushInterval', d.indexFlushIntervalMs),
     logLevel: r.oneOf('logLevel', d.logLevel, logLevels),
   }

@@ -19,10 +19,38 @@ export interface HttpServerDeps {
 /** Outcomes whose bytes cost the upstream nothing. */
 const fromCache = new Set(['hit', 'revalidated', 'stale', 'coalesced'])
 
-export function createHttpServer(deps: HttpServerDeps): Server {
-  const server = createServer((req, res) => void handle(deps, req, res))
+export interface HttpServer {
+  readonly server: Server
+  /**
+   * Graceful stop: accept nothing new, let responses in flight finish (their connections then close), and
+   * after graceMs cut whatever is still open.
+   */
+  drain(graceMs: number): Promise<void>
+}
+
+export function createHttpServer(deps: HttpServerDeps): HttpServer {
+  let draining = false
+  const server = createServer((req, res) => {
+    if (draining) {
+      res.setHeader('connection', 'close')
+    }
+    res.once('close', () => {
+      if (draining) server.closeIdleConnections()
+    })
+    void handle(deps, req, res)
+  })
   server.keepAliveTimeout = 65_000
-  return server
+  return {
+    server,
+    async drain(graceMs) {
+      draining = true
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const deadline = setTimeout(() => server.closeAllConnections(), graceMs)
+      await closed
+      clearTimeout(deadline)
+    },
+  }
 }
 
 async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {

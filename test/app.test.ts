@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import t from 'tap'
+import { BlobStore } from '../src/cache/blob-store.js'
+import { parseDigest } from '../src/oci/digest.js'
+import { request } from 'undici'
+import { FakeRegistry } from './support/fake-registry.js'
+import { registryFor, startDockside } from './support/dockside.js'
+
+t.test('closing lets a download in flight finish and commit, and refuses new connections', async (t) => {
+  const upstream = await FakeRegistry.start()
+  t.teardown(() => upstream.close())
+  const app = await startDockside(t, { registries: [registryFor('docker.io', upstream.url)] })
+  const bytes = randomBytes(200_000)
+  const digest = upstream.addBlob('team/app', bytes)
+  const hold = upstream.holdBlob(digest, 1000)
+  const inFlight = await request(`${app.url}/v2/team/app/blobs/${digest}`)
+  await hold.reached
+  const closed = app.close()
+  await t.rejects(request(`${app.url}/v2/`), { code: 'ECONNREFUSED' }, 'no new connections')
+  hold.release()
+  t.ok(Buffer.from(await inFlight.body.arrayBuffer()).equals(bytes), 'the download in flight completed')
+  await closed
+  t.ok(existsSync(new BlobStore(app.config.cacheDir).path(parseDigest(digest))), 'the blob was committed before the process let go')
+})
+
+t.test('closing cuts connections still open after the grace period', async (t) => {
+  const upstream = await FakeRegistry.start()
+  t.teardown(() => upstream.close())
+  const app = await startDockside(t, { registries: [registryFor('docker.io', upstream.url)], config: { shutdownGraceMs: 50 } })
+  const digest = upstream.addBlob('team/app', randomBytes(100_000))
+  const hold = upstream.holdBlob(digest, 1000)
+  const inFlight = await request(`${app.url}/v2/team/app/blobs/${digest}`)
+  await hold.reached
+  await app.close()
+  await t.rejects(inFlight.body.arrayBuffer(), 'the stuck transfer was cut, not completed')
+})
