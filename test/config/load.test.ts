@@ -33,6 +33,7 @@ t.test('readConfig reads every option', async (t) => {
     manifestTtl: '1m',
     upstream: { connectTimeout: '2s', headersTimeout: '10s', bodyTimeout: '20s', maxConcurrency: 8, retries: 0, retryBackoff: '50ms' },
     fillTimeout: '1h',
+    shutdownGrace: '5s',
     indexFlushInterval: 250,
     logLevel: 'debug',
   })
@@ -44,6 +45,7 @@ t.test('readConfig reads every option', async (t) => {
     manifestTtlMs: 60_000,
     upstream: { connectTimeoutMs: 2000, headersTimeoutMs: 10_000, bodyTimeoutMs: 20_000, maxConcurrency: 8, retries: 0, retryBackoffMs: 50 },
     fillTimeoutMs: 3_600_000,
+    shutdownGraceMs: 5000,
     indexFlushIntervalMs: 250,
     logLevel: 'debug',
   })
