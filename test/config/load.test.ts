@@ -1,19 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t from 'tap'
+import { configError } from '../support/thrown.js'
 import { defaultConfig, registryTtlMs, shippedHostsDir } from '../../src/config/config.js'
-import { ConfigError } from '../../src/config/config-error.js'
 import { loadConfig, loadRegistries, readConfig } from '../../src/config/load.js'
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err
-    throw err
-  }
-  throw new Error('expected a ConfigError, nothing was thrown')
-}
 
 const ghcr = 'namespace: ghcr.io\nurl: https://ghcr.io\n'
 const hub = 'namespace: docker.io\naliases: [index.docker.io]\nurl: https://registry-1.docker.io\nshortNamePrefix: library\n'

@@ -1,18 +1,10 @@
 import t from 'tap'
+import { configError } from '../support/thrown.js'
 import { ConfigError } from '../../src/config/config-error.js'
 import { ConfigReader } from '../../src/config/reader.js'
 
 const source = '/etc/dockside/config.yaml'
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err
-    throw err
-  }
-  throw new Error('expected a ConfigError, nothing was thrown')
-}
 
 t.test('a ConfigError message names the file, the key and the value', async (t) => {
   const err = new ConfigError(source, 'upstream.retries', 11, 'a whole number from 0 to 10')

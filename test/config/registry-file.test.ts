@@ -1,19 +1,10 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError } from '../../src/config/config-error.js'
+import { configError } from '../support/thrown.js'
 import { readRegistry } from '../../src/config/registry-file.js'
 
 const source = '/etc/dockside/hosts/example.yaml'
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err
-    throw err
-  }
-  throw new Error('expected a ConfigError, nothing was thrown')
-}
 
 t.test('a minimal file has a namespace and a url, and nothing else set', async (t) => {
   t.strictSame(readRegistry(source, { namespace: 'ghcr.io', url: 'https://ghcr.io' }, {}), {

@@ -1,16 +1,7 @@
 import t from 'tap'
-import { OciError } from '../../src/oci/errors.js'
+import { ociError } from '../support/thrown.js'
 import { parseRange } from '../../src/http/range.js'
 
-function ociError(fn: () => unknown): OciError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof OciError) return err
-    throw err
-  }
-  throw new Error('expected an OciError, nothing was thrown')
-}
 
 t.test('no Range header means the whole body', async (t) => {
   t.equal(parseRange(undefined, 1000), undefined)

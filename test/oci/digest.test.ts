@@ -1,21 +1,12 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
+import { ociError } from '../support/thrown.js'
 import { digestOf, isDigest, newHash, parseDigest } from '../../src/oci/digest.js'
-import { OciError } from '../../src/oci/errors.js'
 
 const emptySha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 const emptySha512 =
   'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e'
 
-function ociError(fn: () => unknown): OciError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof OciError) return err
-    throw err
-  }
-  throw new Error('expected an OciError, nothing was thrown')
-}
 
 t.test('a sha256 digest parses into algorithm, hex and canonical value', async (t) => {
   t.strictSame(parseDigest(`sha256:${emptySha256}`), { algorithm: 'sha256', hex: emptySha256, value: `sha256:${emptySha256}` })

@@ -1,16 +1,7 @@
 import t from 'tap'
-import { OciError } from '../../src/oci/errors.js'
+import { ociError } from '../support/thrown.js'
 import { assertRepositoryName, assertTag } from '../../src/oci/reference.js'
 
-function ociError(fn: () => unknown): OciError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof OciError) return err
-    throw err
-  }
-  throw new Error('expected an OciError, nothing was thrown')
-}
 
 t.test('valid repository names pass', async (t) => {
   for (const name of [

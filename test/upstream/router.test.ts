@@ -1,6 +1,6 @@
 import t from 'tap'
+import { ociError } from '../support/thrown.js'
 import type { RegistryConfig } from '../../src/config/config.js'
-import { OciError } from '../../src/oci/errors.js'
 import { RegistryRouter } from '../../src/upstream/router.js'
 
 function registry(namespace: string, extra: Partial<RegistryConfig> = {}): RegistryConfig {
@@ -21,15 +21,6 @@ const k8s = registry('registry.k8s.io', { aliases: ['k8s.gcr.io'] })
 const local = registry('registry.local:5000')
 const router = new RegistryRouter([hub, ghcr, k8s, local], 'docker.io')
 
-function ociError(fn: () => unknown): OciError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof OciError) return err
-    throw err
-  }
-  throw new Error('expected an OciError, nothing was thrown')
-}
 
 t.test('the ns parameter picks the registry and the whole name is the repository', async (t) => {
   const route = router.route('org/app', 'ghcr.io')
