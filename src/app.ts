@@ -14,6 +14,7 @@ import { registryTtlMs, type Config } from './config/config.js'
 import { createHttpServer } from './http/server.js'
 import { RegistryApi } from './http/registry-api.js'
 import { Metrics } from './metrics.js'
+import { StatsService } from './stats.js'
 import { RegistryClient, ratelimitCount } from './upstream/registry-client.js'
 import { RegistryRouter } from './upstream/router.js'
 import { TokenCache } from './upstream/token-cache.js'
@@ -25,6 +26,7 @@ export interface App {
   readonly blobs: BlobCache
   readonly clients: ReadonlyMap<string, RegistryClient>
   readonly metrics: Metrics
+  readonly stats: StatsService
   readonly repair: RepairReport
   /** Emits 'answered' (with the request's record) once a /v2/ request is fully accounted for. */
   readonly events: EventEmitter
@@ -81,6 +83,15 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
       [...clients.values()].map((c) => ({ registry: c.registry.namespace, remaining: ratelimitCount(c.health.ratelimitRemaining) })),
   })
   const api = new RegistryApi({ router, clients, blobs, manifests, log })
+  const stats = new StatsService({
+    repositoryRows: () => index.repositoryStats(),
+    disk: () => {
+      const { count, bytes } = index.totals()
+      return { usedBytes: bytes, blobCount: count, maxBytes: null }
+    },
+    registries: () => [...clients.values()].map((c) => ({ registry: c.registry.namespace, health: c.health })),
+    fillsInFlight: () => blobs.fillsInFlight,
+  })
   const events = new EventEmitter()
   let answered = 0
   const http = createHttpServer({
@@ -88,6 +99,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     metrics,
     index,
     log,
+    stats,
     answered: (record) => {
       answered++
       events.emit('answered', record)
@@ -95,10 +107,13 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   })
   const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
   flushTimer.unref()
+  const sampleTimer = setInterval(() => stats.sample(), config.statsSampleIntervalMs)
+  sampleTimer.unref()
 
   let closing: Promise<void> | undefined
   const shutdown = async (): Promise<void> => {
     clearInterval(flushTimer)
+    clearInterval(sampleTimer)
     await http.drain(config.shutdownGraceMs)
     await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
     await blobs.settle()
@@ -112,6 +127,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     blobs,
     clients,
     metrics,
+    stats,
     repair,
     events,
     get answered() {

@@ -45,6 +45,8 @@ export interface Config {
   readonly fillTimeoutMs: number
   /** On SIGTERM, how long responses in flight may take to finish before their connections are cut. */
   readonly shutdownGraceMs: number
+  /** How often the dashboard's history takes a sample (360 samples are kept). */
+  readonly statsSampleIntervalMs: number
   /** How often batched index writes (access times, counters) reach SQLite. */
   readonly indexFlushIntervalMs: number
   readonly logLevel: LogLevel
@@ -72,6 +74,7 @@ export const defaultConfig: Config = {
   fillTimeoutMs: 30 * 60_000,
   shutdownGraceMs: 30_000,
   indexFlushIntervalMs: 1_000,
+  statsSampleIntervalMs: 10_000,
   logLevel: 'info',
   registries: [],
 }

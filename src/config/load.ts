@@ -54,6 +54,7 @@ export function readConfig(source: string, value: unknown): Omit<Config, 'regist
     fillTimeoutMs: r.durationMs('fillTimeout', d.fillTimeoutMs),
     shutdownGraceMs: r.durationMs('shutdownGrace', d.shutdownGraceMs),
     indexFlushIntervalMs: r.durationMs('indexFlushInterval', d.indexFlushIntervalMs),
+    statsSampleIntervalMs: r.durationMs('statsSampleInterval', d.statsSampleIntervalMs),
     logLevel: r.oneOf('logLevel', d.logLevel, logLevels),
   }
   listen.finish()

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino'
 import type { CacheIndex } from '../cache/cache-index.js'
 import type { Metrics } from '../metrics.js'
+import type { StatsService } from '../stats.js'
 import { OciError } from '../oci/errors.js'
 import { sendError } from './error-response.js'
 import type { RegistryApi, RequestRecord } from './registry-api.js'
@@ -12,6 +13,7 @@ export interface HttpServerDeps {
   readonly metrics: Metrics
   readonly index: CacheIndex
   readonly log: Logger
+  readonly stats: StatsService
   /** Told once a request is fully accounted for (metrics, counters, log line written). */
   readonly answered: (record: RequestRecord) => void
 }
@@ -64,6 +66,9 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   }
   if (url.pathname === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+  } else if (url.pathname === '/api/stats') {
+    const body = JSON.stringify(deps.stats.snapshot())
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
   } else if (url.pathname === '/metrics') {
     const body = await deps.metrics.registry.metrics()
     res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(body)
@@ -81,6 +86,7 @@ function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse,
   deps.metrics.servedBytes.inc({ source: fromCache.has(outcome) ? 'cache' : 'upstream' }, bytes)
   if (record.registry !== undefined && record.repository !== undefined) {
     const cached = fromCache.has(outcome)
+    deps.stats.observe(cached, bytes)
     deps.index.count(record.registry, record.repository, outcome, cached ? bytes : 0, cached ? 0 : bytes)
   }
   deps.log.info({

@@ -26,6 +26,7 @@ t.test('readConfig reads every option', async (t) => {
     fillTimeout: '1h',
     shutdownGrace: '5s',
     indexFlushInterval: 250,
+    statsSampleInterval: '1m',
     logLevel: 'debug',
   })
   t.strictSame(config, {
@@ -38,6 +39,7 @@ t.test('readConfig reads every option', async (t) => {
     fillTimeoutMs: 3_600_000,
     shutdownGraceMs: 5000,
     indexFlushIntervalMs: 250,
+    statsSampleIntervalMs: 60_000,
     logLevel: 'debug',
   })
 })

@@ -153,3 +153,24 @@ t.test('per-repository counters reach SQLite: requests, hits, misses and bytes b
   const row = app.index.repositoryStats().find((r) => r.registry === 'docker.io' && r.repository === 'library/alpine')
   t.match(row, { requests: 3, hits: 2, misses: 1, bytesFromCache: 10000, bytesFromUpstream: 5000 })
 })
+
+t.test('/api/stats reports hit ratios per registry, top repositories, disk use and upstream health', async (t) => {
+  const { hub, ghcr, app, get } = await setup(t)
+  const image = hub.addImage('library/alpine', 'v1', { layers: [Buffer.alloc(4000, 7)] })
+  const tool = ghcr.addImage('owner/tool', 'v1')
+  const blob = `${app.url}/v2/alpine/blobs/${image.layerDigests[0]}`
+  await get(blob) // miss
+  await get(blob) // hit
+  await get(blob) // hit
+  await get(`${app.url}/v2/ghcr.io/owner/tool/manifests/v1`) // miss
+  await answered(app, 4)
+  const stats = JSON.parse((await get(`${app.url}/api/stats`)).body.toString())
+  t.match(stats.totals, { requests: 4, hits: 2, misses: 2, bytesFromCache: 8000, bytesFromUpstream: 4000 + tool.manifestBytes.length })
+  t.equal(stats.totals.hitRatio, 0.5)
+  const hub1 = stats.registries.find((r: { registry: string }) => r.registry === 'docker.io')
+  t.match(hub1, { requests: 3, hits: 2, hitRatio: 2 / 3, byteHitRatio: 8000 / 12000 })
+  t.equal(typeof hub1.health.lastOkMs, 'number')
+  t.same(stats.topRepositories.map((r: { repository: string }) => r.repository), ['library/alpine', 'owner/tool'])
+  t.equal(stats.disk.blobCount, 2, 'the layer and the ghcr manifest')
+  t.equal(stats.history.at(-1).requests, 4)
+})
