@@ -10,6 +10,11 @@ import { BlobStore } from './cache/blob-store.js'
 import { CacheIndex } from './cache/cache-index.js'
 import { ManifestCache } from './cache/manifest-cache.js'
 import { repairCache, type RepairReport } from './cache/repair.js'
+import { Evictor } from './cache/evictor.js'
+import { pinnedDigests, type PinnedImage } from './cache/pins.js'
+import { ConfigError } from './config/config-error.js'
+import { parseDigest } from './oci/digest.js'
+import { parseImageReference } from './oci/reference.js'
 import { registryTtlMs, type Config } from './config/config.js'
 import { createHttpServer } from './http/server.js'
 import { RegistryApi } from './http/registry-api.js'
@@ -24,6 +29,7 @@ export interface App {
   readonly log: Logger
   readonly index: CacheIndex
   readonly blobs: BlobCache
+  readonly evictor: Evictor
   readonly clients: ReadonlyMap<string, RegistryClient>
   readonly metrics: Metrics
   readonly stats: StatsService
@@ -38,12 +44,49 @@ export interface App {
   close(): Promise<void>
 }
 
-export async function createApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+/** The cache folder opened and repaired, with its eviction policy: what `serve`, `gc` and `verify` share. */
+export interface OpenCache {
+  readonly store: BlobStore
+  readonly index: CacheIndex
+  readonly repair: RepairReport
+  readonly evictor: Evictor
+}
+
+export interface EvictionEvents {
+  evicted(digest: string, size: number): void
+}
+
+export async function openCache(config: Config, log: Logger, events: Partial<EvictionEvents> = {}): Promise<OpenCache> {
+  const router = new RegistryRouter(config.registries, config.defaultRegistry)
+  const pins = config.cache.pinned.map((text) => pinnedImage(router, text))
   mkdirSync(config.cacheDir, { recursive: true })
   const store = new BlobStore(config.cacheDir)
   const index = new CacheIndex(join(config.cacheDir, 'index.sqlite'))
   const repair = await repairCache(store, index)
   if (repair.missingFiles + repair.adopted + repair.removed > 0) log.warn({ repair }, 'cache repaired at start-up')
+  const evictor = new Evictor(index, store, config.cache, () => pinnedDigests(pins, index, store), {
+    evicted: (digest, size) => events.evicted?.(digest, size),
+    finished: (report) => {
+      if (report.evictedBlobs > 0) log.info({ eviction: report }, 'evicted least-recently-used content')
+    },
+  })
+  return { store, index, repair, evictor }
+}
+
+function pinnedImage(router: RegistryRouter, text: string): PinnedImage {
+  try {
+    const ref = parseImageReference(text)
+    const { registry, repository } = router.route(ref.name, null)
+    return { registry: registry.namespace, repository, tag: ref.tag, digest: ref.digest === undefined ? undefined : parseDigest(ref.digest).value }
+  } catch (err) {
+    throw new ConfigError('config', 'cache.pinned', text, `an image reference on a configured registry (${(err as Error).message})`)
+  }
+}
+
+export async function createApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+  // eslint-disable-next-line prefer-const -- eviction reports to metrics and the manifest cache, built below
+  let forget: (digest: string, size: number) => void
+  const { store, index, repair, evictor } = await openCache(config, log, { evicted: (digest, size) => forget(digest, size) })
 
   const dispatcher = new Agent({
     connect: { timeout: config.upstream.connectTimeoutMs },
@@ -72,13 +115,22 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   }
   const blobs = new BlobCache(store, index, config.fillTimeoutMs, {
     mismatch,
-    committed: () => {},
+    committed: () => evictor.check(),
     finished: () => {},
   })
-  const manifests = new ManifestCache(store, index, (client) => registryTtlMs(config, client.registry), { mismatch })
+  const manifests = new ManifestCache(store, index, (client) => registryTtlMs(config, client.registry), {
+    mismatch,
+    committed: () => evictor.check(),
+  })
+  forget = (digest, size) => {
+    manifests.forget(digest)
+    metrics.evictions.inc()
+    metrics.evictedBytes.inc(size)
+  }
   metrics = new Metrics({
     fillsInFlight: () => blobs.fillsInFlight,
     cachedBlobs: () => index.totals(),
+    maxBytes: () => config.cache.maxBytes,
     ratelimitRemaining: () =>
       [...clients.values()].map((c) => ({ registry: c.registry.namespace, remaining: ratelimitCount(c.health.ratelimitRemaining) })),
   })
@@ -87,7 +139,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     repositoryRows: () => index.repositoryStats(),
     disk: () => {
       const { count, bytes } = index.totals()
-      return { usedBytes: bytes, blobCount: count, maxBytes: null }
+      return { usedBytes: bytes, blobCount: count, maxBytes: config.cache.maxBytes }
     },
     registries: () => [...clients.values()].map((c) => ({ registry: c.registry.namespace, health: c.health })),
     fillsInFlight: () => blobs.fillsInFlight,
@@ -105,6 +157,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
       events.emit('answered', record)
     },
   })
+  evictor.check() // the budget may have shrunk since the last run
   const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
   flushTimer.unref()
   const sampleTimer = setInterval(() => stats.sample(), config.statsSampleIntervalMs)
@@ -117,6 +170,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     await http.drain(config.shutdownGraceMs)
     await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
     await blobs.settle()
+    await evictor.idle()
     index.close()
   }
 
@@ -125,6 +179,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     log,
     index,
     blobs,
+    evictor,
     clients,
     metrics,
     stats,

@@ -6,6 +6,7 @@ import type { CacheOutcome, RequestKind } from './cache/outcome.js'
 export interface MetricsSources {
   fillsInFlight(): number
   cachedBlobs(): { count: number; bytes: number }
+  maxBytes(): number
   ratelimitRemaining(): { registry: string; remaining: number | undefined }[]
 }
 
@@ -17,6 +18,8 @@ export class Metrics {
   readonly upstreamSeconds: Histogram<'registry' | 'method'>
   readonly digestMismatches: Counter<'registry'>
   readonly tokenFetches: Counter<'outcome'>
+  readonly evictions: Counter
+  readonly evictedBytes: Counter
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -57,6 +60,24 @@ export class Metrics {
       help: 'Bearer token fetches from registry token services',
       labelNames: ['outcome'],
       registers,
+    })
+    this.evictions = new Counter({
+      name: 'dockside_evictions_total',
+      help: 'Blobs and manifests evicted to stay within the disk budget',
+      registers,
+    })
+    this.evictedBytes = new Counter({
+      name: 'dockside_evicted_bytes_total',
+      help: 'Bytes evicted to stay within the disk budget',
+      registers,
+    })
+    new Gauge({
+      name: 'dockside_cache_max_bytes',
+      help: 'The disk budget (cache.maxBytes)',
+      registers,
+      collect() {
+        this.set(sources.maxBytes())
+      },
     })
     new Gauge({
       name: 'dockside_fills_in_flight',

@@ -87,8 +87,13 @@ export class CacheIndex {
   private readonly pendingAccess = new Map<string, { lastAccessMs: number; hits: number }>()
   /** Counters waiting for the next flush, by "registry\nrepository". */
   private readonly pendingCounters = new Map<string, RepositoryCounters>()
+  /** Bytes and rows in `blobs`, kept in step with every write so that nobody needs a SUM over the table. */
+  private readonly usage: { count: number; bytes: number }
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
@@ -132,7 +137,16 @@ export class CacheIndex {
            bytes_from_cache AS bytesFromCache, bytes_from_upstream AS bytesFromUpstream FROM repository_stats`,
       ),
       totals: this.db.prepare<[], { count: number; bytes: number }>('SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM blobs'),
+      lruPage: this.db.prepare<[number, number, string, number], { digest: string; size: number; lastAccessMs: number; mediaType: string | null }>(
+        `SELECT digest, size, last_access_ms AS lastAccessMs, media_type AS mediaType FROM blobs
+         WHERE last_access_ms > ? OR (last_access_ms = ? AND digest > ?)
+         ORDER BY last_access_ms, digest LIMIT ?`,
+      ),
+      tagsOf: this.db.prepare<[string, string, string], { digest: string }>(
+        'SELECT DISTINCT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ?',
+      ),
     }
+    this.usage = this.statements.totals.get() as { count: number; bytes: number }
   }
 
   getBlob(digest: string): BlobRow | undefined {
@@ -140,23 +154,30 @@ export class CacheIndex {
   }
 
   putBlob(digest: string, size: number, mediaType: string | null): void {
-    const now = Date.now()
+    const before = this.getBlob(digest)
+    const now = this.now()
     this.statements.putBlob.run(digest, size, mediaType, now, now)
+    this.usage.bytes += size - (before?.size ?? 0)
+    if (!before) this.usage.count++
   }
 
   deleteBlob(digest: string): void {
     this.pendingAccess.delete(digest)
+    const before = this.getBlob(digest)
+    if (!before) return
     this.statements.deleteBlob.run(digest)
+    this.usage.bytes -= before.size
+    this.usage.count--
   }
 
   /** Notes a cache hit; written at the next flush. */
   touchBlob(digest: string): void {
     const entry = this.pendingAccess.get(digest)
     if (entry) {
-      entry.lastAccessMs = Date.now()
+      entry.lastAccessMs = this.now()
       entry.hits++
     } else {
-      this.pendingAccess.set(digest, { lastAccessMs: Date.now(), hits: 1 })
+      this.pendingAccess.set(digest, { lastAccessMs: this.now(), hits: 1 })
     }
   }
 
@@ -171,8 +192,28 @@ export class CacheIndex {
     })()
   }
 
+  /** Rows and bytes in the cache (kept in memory, no table scan). */
   totals(): { count: number; bytes: number } {
-    return this.statements.totals.get() as { count: number; bytes: number }
+    return { ...this.usage }
+  }
+
+  /**
+   * The next `limit` blobs in least-recently-used order after the given position (keyset paging, so a
+   * page never rescans what an earlier one returned). Pending access times are flushed first.
+   */
+  leastRecentlyUsed(after: { lastAccessMs: number; digest: string }, limit: number): { digest: string; size: number; lastAccessMs: number; mediaType: string | null }[] {
+    this.flush()
+    return this.statements.lruPage.all(after.lastAccessMs, after.lastAccessMs, after.digest, limit)
+  }
+
+  /** Digests a tag points at (one per accept key). */
+  tagDigests(registry: string, repository: string, tag: string): string[] {
+    return this.statements.tagsOf.all(registry, repository, tag).map((r) => r.digest)
+  }
+
+  /** Runs fn in one transaction. */
+  transaction(fn: () => void): void {
+    this.db.transaction(fn)()
   }
 
   /**

@@ -36,6 +36,7 @@ export interface ManifestAnswer {
 
 export interface ManifestListener {
   mismatch(registry: string, digest: string, reason: string): void
+  committed(digest: string, size: number): void
 }
 
 export class ManifestCache {
@@ -50,6 +51,11 @@ export class ManifestCache {
     memoryBytes = 64 << 20,
   ) {
     this.memory = new LRUCache<string, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => Math.max(1, b.length) })
+  }
+
+  /** Drops evicted bytes from memory too, so the cache never answers from content it no longer holds. */
+  forget(digest: string): void {
+    this.memory.delete(digest)
   }
 
   get(req: ManifestRequest): Promise<ManifestAnswer> {
@@ -200,6 +206,7 @@ export class ManifestCache {
     await this.store.writeVerified(parseDigest(digest), bytes)
     this.index.putBlob(digest, bytes.length, mediaType)
     this.memory.set(digest, bytes)
+    this.listener.committed(digest, bytes.length)
     return { outcome: 'miss', digest, mediaType, size: bytes.length, bytes }
   }
 }

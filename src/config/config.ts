@@ -30,6 +30,15 @@ export interface Config {
   /** Namespace used when a request names no registry (Docker's registry-mirrors). */
   readonly defaultRegistry: string
   readonly manifestTtlMs: number
+  readonly cache: {
+    /** Disk budget for blobs and manifests. */
+    readonly maxBytes: number
+    /** Fractions of maxBytes: above high, evict least-recently-used down to low. */
+    readonly highWatermark: number
+    readonly lowWatermark: number
+    /** Image references whose manifests and blobs are never evicted. */
+    readonly pinned: readonly string[]
+  }
   readonly upstream: {
     readonly connectTimeoutMs: number
     readonly headersTimeoutMs: number
@@ -63,6 +72,7 @@ export const defaultConfig: Config = {
   hostsDir: shippedHostsDir,
   defaultRegistry: 'docker.io',
   manifestTtlMs: 5 * 60_000,
+  cache: { maxBytes: 50 * 2 ** 30, highWatermark: 0.9, lowWatermark: 0.8, pinned: [] },
   upstream: {
     connectTimeoutMs: 5_000,
     headersTimeoutMs: 30_000,

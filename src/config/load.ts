@@ -37,12 +37,19 @@ export function readConfig(source: string, value: unknown): Omit<Config, 'regist
   const d = defaultConfig
   const listen = r.child('listen')
   const upstream = r.child('upstream')
+  const cache = r.child('cache')
   const config = {
     listen: { host: listen.string('host', d.listen.host), port: listen.int('port', d.listen.port, { min: 0, max: 65535 }) },
     cacheDir: r.string('cacheDir', d.cacheDir),
     hostsDir: r.string('hostsDir', d.hostsDir),
     defaultRegistry: r.string('defaultRegistry', d.defaultRegistry),
     manifestTtlMs: r.durationMs('manifestTtl', d.manifestTtlMs),
+    cache: {
+      maxBytes: cache.sizeBytes('maxBytes', d.cache.maxBytes),
+      highWatermark: cache.fraction('highWatermark', d.cache.highWatermark),
+      lowWatermark: cache.fraction('lowWatermark', d.cache.lowWatermark),
+      pinned: cache.stringList('pinned'),
+    },
     upstream: {
       connectTimeoutMs: upstream.durationMs('connectTimeout', d.upstream.connectTimeoutMs),
       headersTimeoutMs: upstream.durationMs('headersTimeout', d.upstream.headersTimeoutMs),
@@ -59,6 +66,10 @@ export function readConfig(source: string, value: unknown): Omit<Config, 'regist
   }
   listen.finish()
   upstream.finish()
+  cache.finish()
+  if (config.cache.lowWatermark >= config.cache.highWatermark) {
+    throw new ConfigError(source, 'cache.lowWatermark', config.cache.lowWatermark, `a fraction below cache.highWatermark (${config.cache.highWatermark})`)
+  }
   r.finish()
   return config
 }

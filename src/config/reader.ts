@@ -76,6 +76,15 @@ export class ConfigReader {
     return bytes
   }
 
+  /** A fraction from 0 to 1, written as 0.9 or "90%". */
+  fraction(key: string, fallback: number): number {
+    const value = this.take(key)
+    if (value === undefined || value === null) return fallback
+    const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d+(\.\d+)?%$/.test(value.trim()) ? Number(value.trim().slice(0, -1)) / 100 : NaN
+    if (!(number > 0 && number <= 1)) this.fail(key, value, 'a fraction above 0 and at most 1, such as 0.9 or "90%"')
+    return number
+  }
+
   oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
     const value = this.take(key)
     if (value === undefined || value === null) return fallback

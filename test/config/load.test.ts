@@ -22,6 +22,7 @@ t.test('readConfig reads every option', async (t) => {
     hostsDir: '/etc/dockside/hosts',
     defaultRegistry: 'ghcr.io',
     manifestTtl: '1m',
+    cache: { maxBytes: '10GiB', highWatermark: '95%', lowWatermark: 0.7, pinned: ['alpine:3.20'] },
     upstream: { connectTimeout: '2s', headersTimeout: '10s', bodyTimeout: '20s', maxConcurrency: 8, retries: 0, retryBackoff: '50ms' },
     fillTimeout: '1h',
     shutdownGrace: '5s',
@@ -35,6 +36,7 @@ t.test('readConfig reads every option', async (t) => {
     hostsDir: '/etc/dockside/hosts',
     defaultRegistry: 'ghcr.io',
     manifestTtlMs: 60_000,
+    cache: { maxBytes: 10 * 2 ** 30, highWatermark: 0.95, lowWatermark: 0.7, pinned: ['alpine:3.20'] },
     upstream: { connectTimeoutMs: 2000, headersTimeoutMs: 10_000, bodyTimeoutMs: 20_000, maxConcurrency: 8, retries: 0, retryBackoffMs: 50 },
     fillTimeoutMs: 3_600_000,
     shutdownGraceMs: 5000,
@@ -307,4 +309,16 @@ t.test('registryTtlMs is the registry\'s own TTL, else the global one', async (t
   const [hubConfig, ghcrConfig] = config.registries
   t.equal(registryTtlMs(config, hubConfig!), 30_000)
   t.equal(registryTtlMs(config, ghcrConfig!), 300_000)
+})
+
+t.test('a low watermark at or above the high one is refused, naming cache.lowWatermark', async (t) => {
+  const err = configError(() => readConfig('config.yaml', { cache: { highWatermark: 0.8, lowWatermark: '80%' } }))
+  t.equal(err.key, 'cache.lowWatermark')
+  t.equal(err.value, 0.8)
+})
+
+t.test('a watermark that is no fraction is refused with its key and value', async (t) => {
+  const err = configError(() => readConfig('config.yaml', { cache: { highWatermark: '120%' } }))
+  t.equal(err.key, 'cache.highWatermark')
+  t.equal(err.value, '120%')
 })
