@@ -56,13 +56,18 @@ export interface EvictionEvents {
   evicted(digest: string, size: number): void
 }
 
-export async function openCache(config: Config, log: Logger, events: Partial<EvictionEvents> = {}): Promise<OpenCache> {
+/**
+ * Opens the cache folder. `repair` (the server's start-up) empties tmp/ and reconciles index and disk; the
+ * maintenance commands skip it, since a running server may own downloads in tmp/.
+ */
+export async function openCache(config: Config, log: Logger, opts: { repair: boolean; events?: Partial<EvictionEvents> }): Promise<OpenCache> {
+  const events = opts.events ?? {}
   const router = new RegistryRouter(config.registries, config.defaultRegistry)
   const pins = config.cache.pinned.map((text) => pinnedImage(router, text))
   mkdirSync(config.cacheDir, { recursive: true })
   const store = new BlobStore(config.cacheDir)
   const index = new CacheIndex(join(config.cacheDir, 'index.sqlite'))
-  const repair = await repairCache(store, index)
+  const repair = opts.repair ? await repairCache(store, index) : { missingFiles: 0, adopted: 0, removed: 0 }
   if (repair.missingFiles + repair.adopted + repair.removed > 0) log.warn({ repair }, 'cache repaired at start-up')
   const evictor = new Evictor(index, store, config.cache, () => pinnedDigests(pins, index, store), {
     evicted: (digest, size) => events.evicted?.(digest, size),
@@ -86,7 +91,7 @@ function pinnedImage(router: RegistryRouter, text: string): PinnedImage {
 export async function createApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
   // eslint-disable-next-line prefer-const -- eviction reports to metrics and the manifest cache, built below
   let forget: (digest: string, size: number) => void
-  const { store, index, repair, evictor } = await openCache(config, log, { evicted: (digest, size) => forget(digest, size) })
+  const { store, index, repair, evictor } = await openCache(config, log, { repair: true, events: { evicted: (digest, size) => forget(digest, size) } })
 
   const dispatcher = new Agent({
     connect: { timeout: config.upstream.connectTimeoutMs },
@@ -160,6 +165,9 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   evictor.check() // the budget may have shrunk since the last run
   const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
   flushTimer.unref()
+  // `dockside gc` and `verify` may delete rows while the server runs: re-read the totals now and then.
+  const recountTimer = setInterval(() => index.recount(), 60_000)
+  recountTimer.unref()
   const sampleTimer = setInterval(() => stats.sample(), config.statsSampleIntervalMs)
   sampleTimer.unref()
 
@@ -167,6 +175,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   const shutdown = async (): Promise<void> => {
     clearInterval(flushTimer)
     clearInterval(sampleTimer)
+    clearInterval(recountTimer)
     await http.drain(config.shutdownGraceMs)
     await dispatcher.destroy() // fills in flight fail now, unlink their temp files and commit nothing
     await blobs.settle()

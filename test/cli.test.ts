@@ -1,28 +1,11 @@
 // The built command line, as a user runs it: help, configuration errors, and a serve that answers and stops.
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeRegistry } from './support/fake-registry.js'
 import { client, tempDir } from './support/dockside.js'
-
-const mainJs = fileURLToPath(new URL('../dist/main.js', import.meta.url))
-
-function dockside(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [mainJs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-  const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }))
-  return { child, exited, output: () => stdout }
-}
-
-t.before(() => {
-  if (!existsSync(mainJs)) throw new Error('dist/main.js is missing: npm test builds it first (npm run build)')
-})
+import { dockside } from './support/cli.js'
 
 t.test('--help prints the usage and exits 0', async (t) => {
   const { code, stdout } = await dockside(['--help']).exited

@@ -192,6 +192,11 @@ export class CacheIndex {
     })()
   }
 
+  /** Re-reads the totals from the table (another process, such as `dockside gc`, may have changed it). */
+  recount(): void {
+    Object.assign(this.usage, this.statements.totals.get())
+  }
+
   /** Rows and bytes in the cache (kept in memory, no table scan). */
   totals(): { count: number; bytes: number } {
     return { ...this.usage }

@@ -5,6 +5,7 @@ import type { CacheIndex } from '../cache/cache-index.js'
 import type { Metrics } from '../metrics.js'
 import type { StatsService } from '../stats.js'
 import { OciError } from '../oci/errors.js'
+import { dashboardHtml } from './dashboard-page.js'
 import { sendError } from './error-response.js'
 import type { RegistryApi, RequestRecord } from './registry-api.js'
 
@@ -69,6 +70,9 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   } else if (url.pathname === '/api/stats') {
     const body = JSON.stringify(deps.stats.snapshot())
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
+  } else if ((url.pathname === '/' || url.pathname === '/dashboard') && (req.method === 'GET' || req.method === 'HEAD')) {
+    const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(dashboardHtml) }
+    res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : dashboardHtml)
   } else if (url.pathname === '/metrics') {
     const body = await deps.metrics.registry.metrics()
     res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(body)
