@@ -121,6 +121,11 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   const blobs = new BlobCache(store, index, config.fillTimeoutMs, {
     mismatch,
     committed: () => evictor.check(),
+    diskFull: (digest, error) => {
+      metrics.diskFull.inc()
+      log.error({ digest, err: error }, 'disk full while filling: relaying to waiting clients, committing nothing, evicting')
+      void evictor.evict()
+    },
     finished: () => {},
   })
   const manifests = new ManifestCache(store, index, (client) => registryTtlMs(config, client.registry), {

@@ -19,6 +19,7 @@ export class Metrics {
   readonly digestMismatches: Counter<'registry'>
   readonly tokenFetches: Counter<'outcome'>
   readonly evictions: Counter
+  readonly diskFull: Counter
   readonly evictedBytes: Counter
 
   constructor(sources: MetricsSources) {
@@ -64,6 +65,11 @@ export class Metrics {
     this.evictions = new Counter({
       name: 'dockside_evictions_total',
       help: 'Blobs and manifests evicted to stay within the disk budget',
+      registers,
+    })
+    this.diskFull = new Counter({
+      name: 'dockside_disk_full_total',
+      help: 'Blob downloads that hit a full disk (relayed to their clients, not committed)',
       registers,
     })
     this.evictedBytes = new Counter({

@@ -98,8 +98,12 @@ export class BlobCache {
         this.index.putBlob(d, size, null)
         this.listener.committed(d, size)
       },
+      diskFull: (d, error) => {
+        if (this.fills.get(d) === fill) this.fills.delete(d) // later requests start afresh once space is freed
+        this.listener.diskFull(d, error)
+      },
       finished: (outcome) => {
-        this.fills.delete(digest.value)
+        if (this.fills.get(digest.value) === fill) this.fills.delete(digest.value)
         this.listener.finished(outcome)
       },
     })

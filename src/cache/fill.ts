@@ -1,6 +1,11 @@
 // One upstream download of one blob into a temp file, owned by the cache rather than by any request: it runs
 // to the end (or its own timeout) even when every client hangs up. Readers follow the growing file; the last
 // byte is withheld from them until the whole file is verified, so a bad download can never be taken as good.
+//
+// Disk full: when a write fails with ENOSPC, the fill stops writing and becomes a relay. The bytes already on
+// disk stay readable through the open handle; later bytes are held in memory just until every reader has
+// taken them (the upstream is paused while more than relayBufferBytes wait). Nothing is committed, the
+// clients still get their bytes (verified the same way), and the cache asks for an eviction.
 import { EventEmitter, once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { unlink } from 'node:fs/promises'
@@ -17,25 +22,35 @@ export interface FillListener {
   /** The bytes did not match their digest or length. */
   mismatch(registry: string, digest: string, reason: string): void
   committed(digest: string, size: number): void
-  finished(outcome: 'verified' | 'failed'): void
+  /** The disk filled up: this fill now only relays to the clients already reading it. */
+  diskFull(digest: string, error: Error): void
+  finished(outcome: 'verified' | 'relayed' | 'failed'): void
 }
 
 const readChunkBytes = 1 << 20
+const relayBufferBytes = 16 << 20
+const diskFullCodes = new Set(['ENOSPC', 'EDQUOT'])
 
 export class Fill extends EventEmitter {
   state: FillState = 'starting'
   /** Expected length, from the upstream's Content-Length (undefined when it sent none). */
   size: number | undefined
-  /** Bytes written to the temp file so far. */
+  /** Bytes received from upstream so far (on disk, or in the relay buffer). */
   written = 0
   error: Error | undefined
+  /** Set once the disk filled: bytes [0, diskBytes) are in the temp file, later ones only in memory. */
+  diskBytes: number | undefined
   /** Settles when the upstream's headers are in (readers can answer) or the fill failed before that. */
   readonly headersReady: Promise<void>
-  /** Settles when the blob is committed, or rejects when the fill failed. */
+  /** Settles when the blob is committed (or relayed), or rejects when the fill failed. */
   readonly done: Promise<void>
   private handle: FileHandle | undefined
   private tempPath: string | undefined
-  private readers = 0
+  private readonly readers = new Set<FillReader>()
+  /** Relay mode: chunks not yet taken by every reader, starting at byte offset relayBase. */
+  private relayChunks: Buffer[] = []
+  private relayBase = 0
+  private relayBuffered = 0
 
   constructor(
     readonly digest: Digest,
@@ -76,27 +91,77 @@ export class Fill extends EventEmitter {
     return this.store.path(this.digest)
   }
 
-  /** True while readers can follow the temp file (false before headers, after failure, and once closed). */
+  /** True while new readers can join: after headers, before failure, while every byte is still at hand. */
   get followable(): boolean {
-    return this.handle !== undefined && this.state !== 'failed'
+    return this.handle !== undefined && this.state !== 'failed' && (this.diskBytes === undefined || this.relayBase === this.diskBytes)
   }
 
-  acquire(): FileHandle {
+  attach(reader: FillReader): FileHandle {
     if (!this.handle) throw new Error('fill has no open file')
-    this.readers++
+    this.readers.add(reader)
     return this.handle
   }
 
-  release(): void {
-    this.readers--
+  detach(reader: FillReader): void {
+    this.readers.delete(reader)
+    this.consumed()
     void this.closeWhenIdle()
   }
 
+  /** Relay mode: up to `length` bytes from `position`, out of memory. */
+  relayed(position: number, length: number): Buffer {
+    let offset = this.relayBase
+    for (const chunk of this.relayChunks) {
+      if (position < offset + chunk.length) {
+        const start = position - offset
+        return chunk.subarray(start, Math.min(chunk.length, start + length))
+      }
+      offset += chunk.length
+    }
+    return Buffer.alloc(0)
+  }
+
+  /** Drops relay chunks every reader has passed, and lets a paused upstream go on. */
+  consumed(): void {
+    if (this.diskBytes === undefined) return
+    let slowest = this.written
+    for (const reader of this.readers) slowest = Math.min(slowest, reader.position)
+    while (this.relayChunks.length > 0 && this.relayBase + (this.relayChunks[0] as Buffer).length <= slowest) {
+      const chunk = this.relayChunks.shift() as Buffer
+      this.relayBase += chunk.length
+      this.relayBuffered -= chunk.length
+    }
+    this.emit('consumed')
+  }
+
   private async closeWhenIdle(): Promise<void> {
-    if (this.readers > 0 || this.state === 'starting' || this.state === 'streaming' || !this.handle) return
+    if (this.readers.size > 0 || this.state === 'starting' || this.state === 'streaming' || !this.handle) return
     const handle = this.handle
     this.handle = undefined
     await handle.close().catch(() => {})
+  }
+
+  private async storeChunk(chunk: Buffer): Promise<void> {
+    if (this.diskBytes === undefined) {
+      try {
+        await (this.handle as FileHandle).write(chunk)
+        return
+      } catch (err) {
+        if (!diskFullCodes.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+        this.startRelay(err as Error)
+      }
+    }
+    if (this.readers.size === 0) throw new OciError('UNAVAILABLE', 'disk full and no client waiting for this blob')
+    this.relayChunks.push(chunk)
+    this.relayBuffered += chunk.length
+  }
+
+  private startRelay(err: Error): void {
+    this.diskBytes = this.written
+    this.relayBase = this.written
+    if (this.tempPath !== undefined) void unlink(this.tempPath).catch(() => {})
+    this.tempPath = undefined
+    this.listener.diskFull(this.digest.value, err)
   }
 
   private async run(): Promise<void> {
@@ -121,24 +186,27 @@ export class Fill extends EventEmitter {
       const hash = newHash(this.digest.algorithm)
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         hash.update(chunk)
-        await this.handle.write(chunk)
+        await this.storeChunk(chunk)
         this.written += chunk.length
         if (this.size !== undefined && this.written > this.size) throw this.mismatch(`more bytes than Content-Length ${this.size}`)
         this.emit('progress')
+        while (this.relayBuffered > relayBufferBytes && this.readers.size > 0) await once(this, 'consumed')
       }
       if (this.size !== undefined && this.written !== this.size) {
         throw this.mismatch(`got ${this.written} bytes, Content-Length said ${this.size}`)
       }
       const actual = hash.digest('hex')
       if (actual !== this.digest.hex) throw this.mismatch(`content hashes to ${this.digest.algorithm}:${actual}`)
-      await this.handle.sync()
-      await this.store.commit(this.tempPath, this.digest)
-      this.tempPath = undefined
+      if (this.diskBytes === undefined) {
+        await (this.handle as FileHandle).sync()
+        await this.store.commit(this.tempPath as string, this.digest)
+        this.tempPath = undefined
+        this.listener.committed(this.digest.value, this.written)
+      }
       this.size = this.written
-      this.listener.committed(this.digest.value, this.written)
       this.state = 'verified'
       this.emit('progress')
-      this.listener.finished('verified')
+      this.listener.finished(this.diskBytes === undefined ? 'verified' : 'relayed')
     } catch (err) {
       if (res) discard(res.body) // e.g. the temp file could not be created: free the connection and the slot
       this.state = 'failed'
@@ -159,9 +227,9 @@ export class Fill extends EventEmitter {
   }
 }
 
-/** Reads a fill's temp file from its own offset, waiting for more bytes as they are written. */
+/** Reads a fill from its own offset (temp file, then relay memory), waiting for more bytes as they arrive. */
 class FillReader extends Readable {
-  private position: number
+  position: number
   private readonly endExclusive: number | undefined
   private readonly handle: FileHandle
   private pumping = false
@@ -174,11 +242,22 @@ class FillReader extends Readable {
     super({ highWaterMark: readChunkBytes })
     this.position = start
     this.endExclusive = endInclusive === undefined ? undefined : endInclusive + 1
-    this.handle = fill.acquire()
+    this.handle = fill.attach(this)
   }
 
   override _read(): void {
     void this.pump()
+  }
+
+  private async next(available: number): Promise<Buffer> {
+    const fill = this.fill
+    if (fill.diskBytes !== undefined && this.position >= fill.diskBytes) {
+      return Buffer.from(fill.relayed(this.position, Math.min(readChunkBytes, available - this.position)))
+    }
+    const length = Math.min(readChunkBytes, available - this.position, (fill.diskBytes ?? Infinity) - this.position)
+    const buffer = Buffer.allocUnsafe(length)
+    const { bytesRead } = await this.handle.read(buffer, 0, length, this.position)
+    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead)
   }
 
   private async pump(): Promise<void> {
@@ -193,12 +272,11 @@ class FillReader extends Readable {
         }
         const available = Math.min(fill.readableBytes, this.endExclusive ?? Infinity)
         if (this.position < available) {
-          const length = Math.min(readChunkBytes, available - this.position)
-          const buffer = Buffer.allocUnsafe(length)
-          const { bytesRead } = await this.handle.read(buffer, 0, length, this.position)
+          const chunk = await this.next(available)
           if (this.destroyed) return
-          this.position += bytesRead
-          if (!this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) return
+          this.position += chunk.length
+          fill.consumed()
+          if (!this.push(chunk)) return
           continue
         }
         const complete = this.endExclusive !== undefined ? this.position >= this.endExclusive : fill.state === 'verified'
@@ -217,7 +295,9 @@ class FillReader extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.fill.release()
+    this.fill.detach(this)
     callback(err)
   }
 }
+
+export type { FillReader }

@@ -75,11 +75,15 @@ h2 { font-size: 15px; margin: 0; font-weight: 650 }
 table { width: 100%; border-collapse: collapse; font-size: 13px }
 th {
   text-align: left; color: var(--muted); font-weight: 600; font-size: 12px; padding: 6px 10px;
-  border-bottom: 1px solid var(--border); white-space: nowrap;
+  border-bottom: 1px solid var(--border); vertical-align: bottom;
 }
 td { padding: 8px 10px; border-bottom: 1px solid var(--grid); vertical-align: top }
 tbody tr:last-child td { border-bottom: 0 }
-th.num, td.num { text-align: right; white-space: nowrap }
+th.num, td.num { text-align: right }
+td.num { white-space: nowrap }
+thead tr.groups th { border-bottom: 0; padding-bottom: 0 }
+th.group { text-align: center; padding-bottom: 2px }
+th.group span { display: block; border-bottom: 1px solid var(--border); padding-bottom: 3px }
 td.none { color: var(--muted); text-align: center; padding: 18px }
 .muted { color: var(--muted) }
 .strong { font-weight: 600 }
@@ -90,8 +94,10 @@ td.none { color: var(--muted); text-align: center; padding: 18px }
 .pill.warn { color: var(--warn); background: var(--warn-bg) }
 .pill.bad { color: var(--bad); background: var(--bad-bg) }
 .pill.idle { color: var(--muted); background: var(--faint) }
-.msg { color: var(--muted); font-size: 12px; max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap }
-.repo { word-break: break-all }
+.msg { color: var(--muted); font-size: 12px; max-width: 220px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap }
+.repo { overflow-wrap: anywhere; min-width: 180px }
+td.when { white-space: nowrap }
+th.wide { width: 32% }
 .repo .reg { color: var(--muted) }
 .bar { display: inline-block; width: 70px; height: 6px; background: var(--faint); border-radius: 3px; vertical-align: middle; margin-right: 8px; overflow: hidden }
 .bar > span { display: block; height: 100%; background: var(--accent) }
@@ -259,8 +265,8 @@ const script = `
         '<td class="num">' + esc(fmtInt(r.requests)) + '</td>' +
         '<td class="num">' + esc(fmtBytes(r.bytesFromCache)) + '</td>' +
         '<td class="num' + (r.errors > 0 ? ' bad-text' : '') + '">' + esc(fmtInt(r.errors)) + '</td>' +
-        '<td title="' + esc(isNum(h.lastOkMs) ? new Date(h.lastOkMs).toLocaleString() : '') + '">' + esc(fmtAgo(h.lastOkMs, now)) + '</td>' +
-        '<td title="' + esc(isNum(h.lastFailureMs) ? new Date(h.lastFailureMs).toLocaleString() : '') + '">' + failure + '</td>' +
+        '<td class="when" title="' + esc(isNum(h.lastOkMs) ? new Date(h.lastOkMs).toLocaleString() : '') + '">' + esc(fmtAgo(h.lastOkMs, now)) + '</td>' +
+        '<td class="when" title="' + esc(isNum(h.lastFailureMs) ? new Date(h.lastFailureMs).toLocaleString() : '') + '">' + failure + '</td>' +
         '<td class="num' + (streak >= 3 ? ' bad-text' : streak > 0 ? ' warn-text' : '') + '">' + esc(fmtInt(streak)) + '</td>' +
         '<td class="num">' + rateLimitCell(h) + '</td>' +
         '</tr>'
@@ -531,11 +537,14 @@ export const dashboardHtml = `<!doctype html>
     <div class="card-head"><h2>Upstream registries</h2><span class="hint">health from the last answers; rate limit as the registry last reported it</span></div>
     <div class="table-wrap">
       <table id="registries">
-        <thead><tr>
-          <th>Registry</th><th>Health</th><th class="num">Hit ratio</th><th class="num">Bytes hit ratio</th>
-          <th class="num">Requests</th><th class="num">Saved</th><th class="num">Errors</th>
-          <th>Last OK</th><th>Last failure</th><th class="num">Failures in a row</th><th class="num">Rate limit left</th>
-        </tr></thead>
+        <thead>
+          <tr class="groups"><th colspan="2"></th><th class="group" colspan="2"><span>Hit ratio</span></th><th colspan="7"></th></tr>
+          <tr>
+            <th>Registry</th><th>Health</th><th class="num">requests</th><th class="num">bytes</th>
+            <th class="num">Requests</th><th class="num">Saved</th><th class="num">Errors</th>
+            <th>Last OK</th><th>Last failure</th><th class="num">Failures in a row</th><th class="num">Rate limit left</th>
+          </tr>
+        </thead>
         <tbody id="registries-body"></tbody>
       </table>
     </div>
@@ -545,10 +554,13 @@ export const dashboardHtml = `<!doctype html>
     <div class="card-head"><h2>Top repositories</h2><span class="hint">by requests</span></div>
     <div class="table-wrap">
       <table id="top-repos">
-        <thead><tr>
-          <th class="num">#</th><th>Repository</th><th class="num">Requests</th><th class="num">Hit ratio</th>
-          <th class="num">Bytes hit ratio</th><th class="num">From cache</th><th class="num">From upstream</th><th class="num">Errors</th>
-        </tr></thead>
+        <thead>
+          <tr class="groups"><th colspan="3"></th><th class="group" colspan="2"><span>Hit ratio</span></th><th colspan="3"></th></tr>
+          <tr>
+            <th class="num">#</th><th class="wide">Repository</th><th class="num">Requests</th><th class="num">requests</th>
+            <th class="num">bytes</th><th class="num">From cache</th><th class="num">From upstream</th><th class="num">Errors</th>
+          </tr>
+        </thead>
         <tbody id="repos-body"></tbody>
       </table>
     </div>

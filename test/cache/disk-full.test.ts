@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto'
+import { readdirSync, existsSync } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import t, { type Test } from 'tap'
+import { Agent } from 'undici'
+import { BlobCache } from '../../src/cache/blob-cache.js'
+import { BlobStore } from '../../src/cache/blob-store.js'
+import { CacheIndex } from '../../src/cache/cache-index.js'
+import { defaultConfig } from '../../src/config/config.js'
+import { parseDigest } from '../../src/oci/digest.js'
+import { RegistryClient } from '../../src/upstream/registry-client.js'
+import { TokenCache } from '../../src/upstream/token-cache.js'
+import { FakeRegistry } from '../support/fake-registry.js'
+import { tempDir } from '../support/dockside.js'
+
+/** A store whose temp files refuse writes with ENOSPC once `capacity` bytes have gone to disk. */
+class FullDiskStore extends BlobStore {
+  constructor(
+    root: string,
+    private readonly capacity: number,
+  ) {
+    super(root)
+  }
+
+  override async createTemp(): Promise<{ path: string; handle: FileHandle }> {
+    const { path, handle } = await super.createTemp()
+    let written = 0
+    const capacity = this.capacity
+    const limited = new Proxy(handle, {
+      get(target, key) {
+        if (key === 'write') {
+          return async (chunk: Buffer) => {
+            if (written + chunk.length > capacity) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+            written += chunk.length
+            return target.write(chunk)
+          }
+        }
+        const value = Reflect.get(target, key) as unknown
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    return { path, handle: limited }
+  }
+}
+
+async function setup(t: Test, capacity: number) {
+  const upstream = await FakeRegistry.start()
+  const dispatcher = new Agent()
+  const dir = tempDir(t)
+  const store = new FullDiskStore(dir, capacity)
+  store.prepare()
+  const index = new CacheIndex(join(dir, 'index.sqlite'))
+  const registry = { namespace: 'docker.io', aliases: [], url: upstream.url, shortNamePrefix: undefined, manifestTtlMs: undefined, credentials: undefined }
+  const client = new RegistryClient(registry, dispatcher, new TokenCache(dispatcher, 5000), defaultConfig.upstream, { response: () => {} })
+  const diskFull: string[] = []
+  const outcomes: string[] = []
+  const cache = new BlobCache(store, index, 60_000, {
+    mismatch: () => {},
+    committed: () => {},
+    diskFull: (digest) => diskFull.push(digest),
+    finished: (outcome) => outcomes.push(outcome),
+  })
+  t.teardown(async () => {
+    await cache.settle()
+    index.close()
+    await dispatcher.destroy()
+    await upstream.close()
+  })
+  return { upstream, store, index, client, cache, diskFull, outcomes, dir }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+t.test('disk full mid-fill: every waiting client still gets the verified bytes, and nothing is committed', async (t) => {
+  const s = await setup(t, 1_000_000)
+  const bytes = randomBytes(40_000_000) // more than the relay buffer, so the upstream must be paused and resumed
+  const digest = s.upstream.addBlob('team/app', bytes)
+  const hold = s.upstream.holdBlob(digest, 100_000)
+  const first = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  const second = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  t.equal(second.outcome, 'coalesced')
+  const streams = [first.open(), second.open()]
+  await hold.reached
+  hold.release()
+  const [a, b] = await Promise.all(streams.map(readAll))
+  t.ok(a?.equals(bytes), 'first client got every byte')
+  t.ok(b?.equals(bytes), 'second client got every byte')
+  await s.cache.settle()
+  t.same(s.diskFull, [digest], 'the disk-full event was reported once')
+  t.same(s.outcomes, ['relayed'])
+  t.equal(s.index.getBlob(digest), undefined, 'no index row')
+  t.notOk(existsSync(s.store.path(parseDigest(digest))), 'no committed file')
+  t.same(readdirSync(join(s.dir, 'tmp')), [], 'no temp file left behind')
+  const again = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  t.equal(again.outcome, 'miss', 'a later request starts a fresh download')
+  again.open().resume()
+})
+
+t.test('disk full with wrong upstream bytes: the relayed transfer breaks before the last byte', async (t) => {
+  const s = await setup(t, 100_000)
+  const bytes = randomBytes(2_000_000)
+  const digest = s.upstream.addBlob('team/app', bytes)
+  s.upstream.corruptBlob(digest)
+  const source = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  await t.rejects(readAll(source.open()), { code: 'DIGEST_INVALID' })
+  await s.cache.settle()
+  t.same(s.outcomes, ['failed'])
+})
+
+t.test('disk full with no client left: the download stops instead of running on for nobody', async (t) => {
+  const s = await setup(t, 100_000)
+  const digest = s.upstream.addBlob('team/app', randomBytes(5_000_000))
+  const hold = s.upstream.holdBlob(digest, 50_000)
+  const source = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  source.open().destroy()
+  await hold.reached
+  hold.release()
+  await s.cache.settle()
+  t.same(s.outcomes, ['failed'])
+  t.same(s.diskFull, [digest])
+})
