@@ -1,6 +1,6 @@
 // The composition root: the one place that builds every part of Dockside and wires them together.
 import { EventEmitter } from 'node:events'
-import { mkdirSync } from 'node:fs'
+import { accessSync, constants, mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
@@ -19,7 +19,7 @@ import { registryTtlMs, type Config } from './config/config.js'
 import { createHttpServer } from './http/server.js'
 import { RegistryApi } from './http/registry-api.js'
 import { Metrics } from './metrics.js'
-import { StatsService } from './stats.js'
+import { StatsService, summarize, withRatios } from './stats.js'
 import { RegistryClient, ratelimitCount } from './upstream/registry-client.js'
 import { RegistryRouter } from './upstream/router.js'
 import { TokenCache } from './upstream/token-cache.js'
@@ -76,6 +76,15 @@ export async function openCache(config: Config, log: Logger, opts: { repair: boo
     },
   })
   return { store, index, repair, evictor }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function pinnedImage(router: RegistryRouter, text: string): PinnedImage {
@@ -143,6 +152,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     maxBytes: () => config.cache.maxBytes,
     ratelimitRemaining: () =>
       [...clients.values()].map((c) => ({ registry: c.registry.namespace, remaining: ratelimitCount(c.health.ratelimitRemaining) })),
+    hitRatios: () => [...summarize(index.repositoryStats()).byRegistry].map(([registry, c]) => ({ registry, ...withRatios(c) })),
   })
   const api = new RegistryApi({ router, clients, blobs, manifests, log })
   const stats = new StatsService({
@@ -162,6 +172,11 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     index,
     log,
     stats,
+    readiness: () => ({
+      indexOpen: index.answers(),
+      cacheDirWritable: writable(store.tmpDir) && writable(store.blobsDir),
+      withinBudget: !evictor.overBudget,
+    }),
     answered: (record) => {
       answered++
       events.emit('answered', record)

@@ -8,6 +8,7 @@ export interface MetricsSources {
   cachedBlobs(): { count: number; bytes: number }
   maxBytes(): number
   ratelimitRemaining(): { registry: string; remaining: number | undefined }[]
+  hitRatios(): { registry: string; hitRatio: number | null; byteHitRatio: number | null }[]
 }
 
 export class Metrics {
@@ -107,6 +108,19 @@ export class Metrics {
       registers,
       collect() {
         this.set(sources.cachedBlobs().count)
+      },
+    })
+    new Gauge({
+      name: 'dockside_hit_ratio',
+      help: 'Share of requests answered without upstream bytes, per registry, since the index began (by requests or by bytes)',
+      labelNames: ['registry', 'by'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { registry, hitRatio, byteHitRatio } of sources.hitRatios()) {
+          if (hitRatio !== null) this.set({ registry, by: 'requests' }, hitRatio)
+          if (byteHitRatio !== null) this.set({ registry, by: 'bytes' }, byteHitRatio)
+        }
       },
     })
     new Gauge({

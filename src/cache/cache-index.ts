@@ -192,6 +192,15 @@ export class CacheIndex {
     })()
   }
 
+  /** True while the database answers a query. */
+  answers(): boolean {
+    try {
+      return this.db.open && this.db.prepare('SELECT 1 AS one').get() !== undefined
+    } catch {
+      return false
+    }
+  }
+
   /** Re-reads the totals from the table (another process, such as `dockside gc`, may have changed it). */
   recount(): void {
     Object.assign(this.usage, this.statements.totals.get())

@@ -15,6 +15,8 @@ export interface HttpServerDeps {
   readonly index: CacheIndex
   readonly log: Logger
   readonly stats: StatsService
+  /** Readiness checks for /readyz, each true when passing. */
+  readonly readiness: () => Record<string, boolean>
   /** Told once a request is fully accounted for (metrics, counters, log line written). */
   readonly answered: (record: RequestRecord) => void
 }
@@ -67,6 +69,10 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   }
   if (url.pathname === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+  } else if (url.pathname === '/readyz') {
+    const checks = deps.readiness()
+    const ready = Object.values(checks).every(Boolean)
+    res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ ready, checks }))
   } else if (url.pathname === '/api/stats') {
     const body = JSON.stringify(deps.stats.snapshot())
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)

@@ -174,3 +174,28 @@ t.test('/api/stats reports hit ratios per registry, top repositories, disk use a
   t.equal(stats.disk.blobCount, 2, 'the layer and the ghcr manifest')
   t.equal(stats.history.at(-1).requests, 4)
 })
+
+t.test('/readyz is 200 while the index answers, the cache folder is writable and the disk within budget; 503 otherwise', async (t) => {
+  const upstream = await FakeRegistry.start()
+  t.teardown(() => upstream.close())
+  const app = await startDockside(t, {
+    registries: [registryFor('docker.io', upstream.url)],
+    config: { cache: { maxBytes: 1_000_000, highWatermark: 0.9, lowWatermark: 0.5, pinned: ['team/app:pinned'] } },
+  })
+  const get = client(t)
+  const ready = await get(`${app.url}/readyz`)
+  t.equal(ready.status, 200)
+  t.same(JSON.parse(ready.body.toString()), { ready: true, checks: { indexOpen: true, cacheDirWritable: true, withinBudget: true } })
+  // A pinned image larger than the whole budget cannot be evicted: the cache is over budget and says so.
+  upstream.addImage('team/app', 'pinned', { layers: [Buffer.alloc(1_200_000, 1)] })
+  const image = await get(`${app.url}/v2/team/app/manifests/pinned`)
+  const manifest = JSON.parse(image.body.toString()) as { layers: { digest: string }[] }
+  await get(`${app.url}/v2/team/app/blobs/${manifest.layers[0]?.digest}`)
+  await app.evictor.idle()
+  const over = await get(`${app.url}/readyz`)
+  t.equal(over.status, 503)
+  t.same(JSON.parse(over.body.toString()).checks.withinBudget, false)
+  t.equal((await get(`${app.url}/healthz`)).status, 200, 'still alive')
+  const metrics = (await get(`${app.url}/metrics`)).body.toString()
+  t.match(metrics, /dockside_hit_ratio\{registry="docker.io",by="requests"\} 0/)
+})
