@@ -1,6 +1,7 @@
 // What the dashboard, the JSON stats endpoint and `dockside stats` show: hit ratios per registry and
 // repository, bytes saved, disk use, upstream health, and a short in-memory history for charts.
 import type { RepositoryCounters } from './cache/cache-index.js'
+import type { RegistryHealth } from './upstream/registry-client.js'
 
 export interface Ratios {
   /** Requests answered without upstream bytes (hit, revalidated, stale, coalesced) over all requests. */
@@ -111,17 +112,8 @@ export class StatsHistory {
 export interface StatsSources {
   repositoryRows(): (RepositoryCounters & { registry: string; repository: string })[]
   disk(): { usedBytes: number; blobCount: number; maxBytes: number | null }
-  registries(): { registry: string; health: RegistryHealthView }[]
+  registries(): { registry: string; health: RegistryHealth }[]
   fillsInFlight(): number
-}
-
-export interface RegistryHealthView {
-  lastOkMs: number | undefined
-  lastFailureMs: number | undefined
-  lastFailure: string | undefined
-  consecutiveFailures: number
-  ratelimitLimit: string | undefined
-  ratelimitRemaining: string | undefined
 }
 
 /** Live figures: running totals since start-up for the history, SQLite rows for everything else. */
