@@ -127,19 +127,24 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     metrics.digestMismatches.inc({ registry })
     log.error({ registry, digest, reason }, 'upstream content did not match its digest; nothing committed')
   }
+  const diskFull = (digest: string, error: Error, what: string): void => {
+    metrics.diskFull.inc()
+    log.error({ digest, err: error }, `disk full: ${what}; committing nothing, evicting`)
+    void evictor.evict()
+  }
   const blobs = new BlobCache(store, index, config.fillTimeoutMs, {
     mismatch,
     committed: () => evictor.check(),
-    diskFull: (digest, error) => {
-      metrics.diskFull.inc()
-      log.error({ digest, err: error }, 'disk full while filling: relaying to waiting clients, committing nothing, evicting')
-      void evictor.evict()
-    },
+    diskFull: (digest, error) => diskFull(digest, error, 'relaying the blob to its waiting clients'),
     finished: () => {},
   })
   const manifests = new ManifestCache(store, index, (client) => registryTtlMs(config, client.registry), {
     mismatch,
     committed: () => evictor.check(),
+    storeFailed: (digest, error) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') diskFull(digest, error, 'manifest served from memory')
+      else log.error({ digest, err: error }, 'could not store a manifest; served from memory')
+    },
   })
   forget = (digest, size) => {
     manifests.forget(digest)

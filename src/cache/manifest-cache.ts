@@ -37,6 +37,8 @@ export interface ManifestAnswer {
 export interface ManifestListener {
   mismatch(registry: string, digest: string, reason: string): void
   committed(digest: string, size: number): void
+  /** The manifest could not be written to disk (it was still served, from memory). */
+  storeFailed(digest: string, error: Error): void
 }
 
 export class ManifestCache {
@@ -203,10 +205,15 @@ export class ManifestCache {
     }
     const mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'), bytes)
     if (mediaType === undefined) throw new OciError('MANIFEST_INVALID', 'upstream manifest has no media type')
-    await this.store.writeVerified(parseDigest(digest), bytes)
-    this.index.putBlob(digest, bytes.length, mediaType)
     this.memory.set(digest, bytes)
-    this.listener.committed(digest, bytes.length)
+    try {
+      await this.store.writeVerified(parseDigest(digest), bytes)
+      this.index.putBlob(digest, bytes.length, mediaType)
+      this.listener.committed(digest, bytes.length)
+    } catch (err) {
+      // A full (or failing) disk must not cost the client its manifest: it is verified and in memory.
+      this.listener.storeFailed(digest, err as Error)
+    }
     return { outcome: 'miss', digest, mediaType, size: bytes.length, bytes }
   }
 }

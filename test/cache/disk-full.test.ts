@@ -8,6 +8,8 @@ import { Agent } from 'undici'
 import { BlobCache } from '../../src/cache/blob-cache.js'
 import { BlobStore } from '../../src/cache/blob-store.js'
 import { CacheIndex } from '../../src/cache/cache-index.js'
+import { ManifestCache } from '../../src/cache/manifest-cache.js'
+import { parseAccept } from '../../src/oci/media-types.js'
 import { defaultConfig } from '../../src/config/config.js'
 import { parseDigest } from '../../src/oci/digest.js'
 import { RegistryClient } from '../../src/upstream/registry-client.js'
@@ -124,4 +126,28 @@ t.test('disk full with no client left: the download stops instead of running on 
   await s.cache.settle()
   t.same(s.outcomes, ['failed'])
   t.same(s.diskFull, [digest])
+})
+
+t.test('disk full while storing a manifest: the client still gets the verified manifest, served from memory', async (t) => {
+  const s = await setup(t, 0)
+  class NoSpaceStore extends BlobStore {
+    override async writeVerified(): Promise<void> {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    }
+  }
+  const failures: string[] = []
+  const manifests = new ManifestCache(new NoSpaceStore(s.dir), s.index, () => 60_000, {
+    mismatch: () => {},
+    committed: () => t.fail('nothing may be committed'),
+    storeFailed: (digest) => failures.push(digest),
+  })
+  const image = s.upstream.addImage('team/app', 'v1')
+  const request = { client: s.client, repository: 'team/app', reference: 'v1', accept: parseAccept(undefined), method: 'GET' } as const
+  const first = await manifests.get(request)
+  t.ok(first.bytes?.equals(image.manifestBytes))
+  t.same(failures, [image.manifestDigest])
+  t.equal(s.index.getBlob(image.manifestDigest), undefined, 'no index row for bytes that are not on disk')
+  const again = await manifests.get(request)
+  t.equal(again.outcome, 'hit', 'served from memory while the tag is fresh')
+  t.ok(again.bytes?.equals(image.manifestBytes))
 })
