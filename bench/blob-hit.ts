@@ -2,7 +2,9 @@
 // nginx with sendfile serving the very same file. Full downloads alternate between the two, several rounds;
 // the result is the ratio of median throughputs, plus Dockside's memory before, during and after.
 //
-//   npm run build && npx tsx bench/blob-hit.ts [--rounds N] [--size-mib N]
+//   npm run build && npx tsx bench/blob-hit.ts [--rounds N] [--size-mib N] [--trace-gc]
+//
+// --trace-gc runs Dockside under node --trace-gc and counts its collections during the timed downloads.
 import { execFile } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
 import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs'
@@ -11,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { FakeRegistry } from '../test/support/fake-registry.js'
 import {
   check,
+  cpuSeconds,
   ensureDir,
   fmt,
   freePort,
@@ -30,7 +33,9 @@ import {
   type Dockside,
 } from './support.js'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, 'size-mib': { type: 'string', default: '1024' } } })
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '7' }, 'size-mib': { type: 'string', default: '1024' }, 'trace-gc': { type: 'boolean', default: false } },
+})
 const rounds = Number(values.rounds)
 const size = Number(values['size-mib']) * 2 ** 20
 const nginxBin = '/usr/sbin/nginx'
@@ -38,6 +43,14 @@ const nginxBin = '/usr/sbin/nginx'
 interface Download {
   mbPerSec: number
   bytes: number
+  /** CPU seconds the server used per GiB sent. */
+  cpuPerGiB: number
+}
+
+interface Server {
+  name: 'dockside' | 'nginx'
+  url: string
+  pid: number
 }
 
 /** Writes `bytes` random bytes to `path`, returning their sha256 hex. */
@@ -59,15 +72,14 @@ function writeRandomFile(path: string, bytes: number): string {
   return hash.digest('hex')
 }
 
-/** nginx, one worker, sendfile on, one location aliasing `file`. */
-async function startNginx(file: string): Promise<string> {
+/** nginx as one process (no master: the process we measure is the one serving), sendfile on, one location aliasing `file`. */
+async function startNginx(file: string): Promise<Server> {
   const dir = tempDir('nginx')
   const port = await freePort()
   const temp = (name: string): string => ensureDir(join(dir, name))
   const conf = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
-master_process on;
+master_process off;
 worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
@@ -90,32 +102,36 @@ http {
 `
   const confPath = join(dir, 'nginx.conf')
   writeFileSync(confPath, conf)
-  startChild('nginx', nginxBin, ['-p', dir, '-c', confPath])
+  const child = startChild('nginx', nginxBin, ['-p', dir, '-c', confPath])
   await waitForHttp(`http://127.0.0.1:${port}/ready`)
-  return `http://127.0.0.1:${port}/blob`
+  return { name: 'nginx', url: `http://127.0.0.1:${port}/blob`, pid: child.pid }
 }
 
 /** One full download with node:http: bytes counted and dropped. */
-async function nodeDownload(url: string, expectHit: boolean, onData?: (chunk: Buffer) => void): Promise<Download> {
-  const res = await httpGet(url, { onData })
-  check(res.status === 200, `${url}: status ${res.status}`)
-  check(res.bytes === size, `${url}: got ${res.bytes} bytes, expected ${size}`)
-  check(Number(res.headers['content-length']) === size, `${url}: content-length ${res.headers['content-length']}`)
-  if (expectHit) check(res.headers['x-dockside-cache'] === 'hit', `${url}: x-dockside-cache ${res.headers['x-dockside-cache']}`)
-  return { mbPerSec: res.bytes / 1e6 / ((res.doneMs - res.sentMs) / 1000), bytes: res.bytes }
+async function nodeDownload(server: Server, onData?: (chunk: Buffer) => void): Promise<Download> {
+  const cpuBefore = cpuSeconds(server.pid)
+  const res = await httpGet(server.url, { onData })
+  const cpu = cpuSeconds(server.pid) - cpuBefore
+  check(res.status === 200, `${server.name}: status ${res.status}`)
+  check(res.bytes === size, `${server.name}: got ${res.bytes} bytes, expected ${size}`)
+  check(Number(res.headers['content-length']) === size, `${server.name}: content-length ${res.headers['content-length']}`)
+  if (server.name === 'dockside') check(res.headers['x-dockside-cache'] === 'hit', `dockside: x-dockside-cache ${res.headers['x-dockside-cache']}`)
+  return { mbPerSec: res.bytes / 1e6 / ((res.doneMs - res.sentMs) / 1000), bytes: res.bytes, cpuPerGiB: cpu / (res.bytes / 2 ** 30) }
 }
 
 /** One full download with curl -o /dev/null (a C client, to see whether the Node client is the bottleneck). */
-function curlDownload(url: string): Promise<Download> {
+function curlDownload(server: Server): Promise<Download> {
   return new Promise((resolve, reject) => {
+    const cpuBefore = cpuSeconds(server.pid)
     const started = performance.now()
-    execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', url], (err, stdout) => {
+    execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', server.url], (err, stdout) => {
       if (err) return reject(err)
       const seconds = (performance.now() - started) / 1000
+      const cpu = cpuSeconds(server.pid) - cpuBefore
       const [status, bytes] = stdout.trim().split(' ').map(Number) as [number, number]
-      check(status === 200, `curl ${url}: status ${status}`)
-      check(bytes === size, `curl ${url}: got ${bytes} bytes, expected ${size}`)
-      resolve({ mbPerSec: bytes / 1e6 / seconds, bytes })
+      check(status === 200, `curl ${server.name}: status ${status}`)
+      check(bytes === size, `curl ${server.name}: got ${bytes} bytes, expected ${size}`)
+      resolve({ mbPerSec: bytes / 1e6 / seconds, bytes, cpuPerGiB: cpu / (bytes / 2 ** 30) })
     })
   })
 }
@@ -146,38 +162,57 @@ runBench('blob-hit: cached 1 GiB blob, Dockside vs nginx sendfile', 300, async (
   renameSync(generated, blobFile)
   console.log(`generated ${fmt(size / 2 ** 20, 0)} MiB of random bytes in ${fmt((performance.now() - started) / 1000)} s: sha256:${hex}`)
 
+  const gc = { scavenge: 0, markCompact: 0 }
   started = performance.now()
-  const dockside = await startDockside({ hostsDir: hostsDirFor(upstream.url), cacheDir, logLevel: 'warn' })
+  const dockside = await startDockside({
+    hostsDir: hostsDirFor(upstream.url),
+    cacheDir,
+    logLevel: 'warn',
+    nodeArgs: values['trace-gc'] ? ['--trace-gc'] : [],
+    onLine: (line) => {
+      if (line.includes(': Scavenge ')) gc.scavenge++
+      if (line.includes(': Mark-Compact ')) gc.markCompact++
+    },
+  })
   console.log(`dockside ${dockside.url} (pid ${dockside.pid}) up in ${fmt((performance.now() - started) / 1000)} s (start-up repair hashed the blob)`)
+  check(
+    dockside.tail.some((line) => line.includes('"adopted":1')),
+    `dockside did not report adopting the placed blob at start-up:\n  ${dockside.tail.join('\n  ')}`,
+  )
   const nginx = await startNginx(blobFile)
-  console.log(`nginx ${nginx}`)
-  const docksideBlob = `${dockside.url}/v2/library/big/blobs/sha256:${hex}`
+  console.log(`nginx ${nginx.url} (pid ${nginx.pid})`)
+  const servers: Record<'dockside' | 'nginx', Server> = {
+    dockside: { name: 'dockside', url: `${dockside.url}/v2/library/big/blobs/sha256:${hex}`, pid: dockside.pid },
+    nginx,
+  }
 
   // Warm-up (not timed): both serve the right bytes, and the page cache holds the file for both.
-  for (const [name, url] of [['dockside', docksideBlob], ['nginx', nginx]] as const) {
+  for (const server of Object.values(servers)) {
     const hash = createHash('sha256')
-    await nodeDownload(url, name === 'dockside', (chunk) => hash.update(chunk))
-    check(hash.digest('hex') === hex, `${name}: body does not hash to sha256:${hex}`)
+    await nodeDownload(server, (chunk) => hash.update(chunk))
+    check(hash.digest('hex') === hex, `${server.name}: body does not hash to sha256:${hex}`)
   }
   const memBefore = memoryOf(dockside.pid)
+  const gcBefore = { ...gc }
 
-  const results: Record<'node' | 'curl', { dockside: Download[]; nginx: Download[] }> = {
+  type Client = 'node' | 'curl'
+  const download: Record<Client, (server: Server) => Promise<Download>> = { node: (s) => nodeDownload(s), curl: curlDownload }
+  const results: Record<Client, Record<'dockside' | 'nginx', Download[]>> = {
     node: { dockside: [], nginx: [] },
     curl: { dockside: [], nginx: [] },
   }
   let peakDuring = 0
-  const clients = { node: (url: string, hit: boolean) => nodeDownload(url, hit), curl: (url: string) => curlDownload(url) }
   for (const client of ['node', 'curl'] as const) {
     for (let round = 0; round < rounds; round++) {
       // Alternate which goes first, so drift (page cache, CPU frequency, neighbours) hits both alike.
       const order = round % 2 === 0 ? (['dockside', 'nginx'] as const) : (['nginx', 'dockside'] as const)
-      for (const server of order) {
-        if (server === 'dockside') {
+      for (const name of order) {
+        if (name === 'dockside') {
           let d: Download | undefined
-          peakDuring = Math.max(peakDuring, await sampledPeak(dockside, async () => (d = await clients[client](docksideBlob, true))))
+          peakDuring = Math.max(peakDuring, await sampledPeak(dockside, async () => (d = await download[client](servers.dockside))))
           results[client].dockside.push(d!)
         } else {
-          results[client].nginx.push(await clients[client](nginx, false))
+          results[client].nginx.push(await download[client](servers.nginx))
         }
       }
     }
@@ -185,19 +220,29 @@ runBench('blob-hit: cached 1 GiB blob, Dockside vs nginx sendfile', 300, async (
   const memAfter = memoryOf(dockside.pid)
   check(upstream.requests.length === 0, `the upstream saw ${upstream.requests.length} requests; every answer should have been a hit`)
 
+  const med = (ds: Download[], key: 'mbPerSec' | 'cpuPerGiB'): number => median(ds.map((d) => d[key]))
   for (const client of ['node', 'curl'] as const) {
     const r = results[client]
-    console.log(`\nclient: ${client === 'node' ? 'node:http (bytes counted, dropped)' : 'curl -o /dev/null'}; MB/s = 10^6 bytes per second, ${rounds} rounds`)
+    console.log(`\nclient: ${client === 'node' ? 'node:http (bytes counted, dropped)' : 'curl -o /dev/null'}; MB/s = 10^6 bytes/s; CPU = server user+sys seconds per GiB sent`)
     printTable(
-      ['round', 'dockside MB/s', 'nginx MB/s', 'dockside/nginx'],
+      ['round', 'dockside MB/s', 'nginx MB/s', 'dockside/nginx', 'dockside CPU s/GiB', 'nginx CPU s/GiB'],
       [
-        ...r.dockside.map((d, i) => [String(i + 1), fmt(d.mbPerSec, 0), fmt(r.nginx[i]!.mbPerSec, 0), fmt(d.mbPerSec / r.nginx[i]!.mbPerSec, 2)]),
-        ['median', fmt(median(r.dockside.map((d) => d.mbPerSec)), 0), fmt(median(r.nginx.map((d) => d.mbPerSec)), 0), fmt(median(r.dockside.map((d) => d.mbPerSec)) / median(r.nginx.map((d) => d.mbPerSec)), 2)],
+        ...r.dockside.map((d, i) => {
+          const n = r.nginx[i]!
+          return [String(i + 1), fmt(d.mbPerSec, 0), fmt(n.mbPerSec, 0), fmt(d.mbPerSec / n.mbPerSec, 2), fmt(d.cpuPerGiB, 2), fmt(n.cpuPerGiB, 2)]
+        }),
+        [
+          'median',
+          fmt(med(r.dockside, 'mbPerSec'), 0),
+          fmt(med(r.nginx, 'mbPerSec'), 0),
+          fmt(med(r.dockside, 'mbPerSec') / med(r.nginx, 'mbPerSec'), 2),
+          fmt(med(r.dockside, 'cpuPerGiB'), 2),
+          fmt(med(r.nginx, 'cpuPerGiB'), 2),
+        ],
       ],
     )
   }
-  const ratio = (client: 'node' | 'curl'): number =>
-    median(results[client].dockside.map((d) => d.mbPerSec)) / median(results[client].nginx.map((d) => d.mbPerSec))
+  const ratio = (client: Client): number => med(results[client].dockside, 'mbPerSec') / med(results[client].nginx, 'mbPerSec')
 
   console.log(`\nDockside memory (MiB, /proc/${dockside.pid}/status)`)
   printTable(
@@ -208,7 +253,15 @@ runBench('blob-hit: cached 1 GiB blob, Dockside vs nginx sendfile', 300, async (
       ['after all downloads', fmt(memAfter.rssMiB), fmt(memAfter.peakMiB)],
     ],
   )
+  if (values['trace-gc']) {
+    const gib = (2 * rounds * size) / 2 ** 30
+    console.log(`\nDockside GC during the timed downloads (${fmt(gib, 0)} GiB): ${gc.scavenge - gcBefore.scavenge} scavenges, ${gc.markCompact - gcBefore.markCompact} mark-compacts`)
+  }
   console.log(`\nresult: dockside/nginx (node client) = ${verdict(ratio('node'), '>=', 0.9)}`)
   console.log(`        dockside/nginx (curl client) = ${verdict(ratio('curl'), '>=', 0.9)}`)
-  console.log(`        RSS growth over ${2 * rounds} timed downloads of ${fmt(size / 2 ** 20, 0)} MiB: ${fmt(memAfter.rssMiB - memBefore.rssMiB)} MiB (peak during ${fmt(max([peakDuring, memAfter.rssMiB]) - memBefore.rssMiB)} MiB above the start)`)
+  console.log(`        CPU per GiB (curl client): dockside ${fmt(med(results.curl.dockside, 'cpuPerGiB'), 2)} s, nginx ${fmt(med(results.curl.nginx, 'cpuPerGiB'), 2)} s`)
+  console.log(
+    `        RSS growth over ${2 * rounds} timed downloads of ${fmt(size / 2 ** 20, 0)} MiB: ${fmt(memAfter.rssMiB - memBefore.rssMiB)} MiB ` +
+      `(highest sample ${fmt(max([peakDuring, memAfter.rssMiB]) - memBefore.rssMiB)} MiB above the start)`,
+  )
 })

@@ -1,11 +1,10 @@
 // Shared by every benchmark: run a bench with a time limit and cleanup, child processes (Dockside, nginx, the
 // bare server), temp dirs, HTTP downloads, timing, statistics and result tables. Linux only (/proc is read).
-import { spawn, type ChildProcess } from 'node:child_process'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { createServer } from 'node:net'
-import { cpus, freemem, tmpdir, totalmem } from 'node:os'
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -97,7 +96,7 @@ export function machineLine(): string {
     // not a git checkout
   }
   const gib = (n: number): string => `${(n / 2 ** 30).toFixed(1)} GiB`
-  return `machine: ${cpus().length} x ${cpu}, ${gib(totalmem())} RAM (${gib(freemem())} free), node ${process.version}, commit ${commit}, ${new Date().toISOString()}`
+  return `machine: ${cpus().length} x ${cpu}, ${gib(totalmem())} RAM (${gib(freemem())} free), node ${process.version}, load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')}, commit ${commit}, ${new Date().toISOString()}`
 }
 
 // ---- temp dirs -------------------------------------------------------------------------------------------------
@@ -191,19 +190,46 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
   }
 }
 
-/** Waits for the first line `pick` maps to a value. */
-function lineValue<T>(onLine: (listener: (line: string) => void) => void, pick: (line: string) => T | undefined): Promise<T> {
-  return new Promise((resolve) => {
-    onLine((line) => {
-      const value = pick(line)
-      if (value !== undefined) resolve(value)
-    })
+/** The `url` field of the first stdout line that is JSON with one (and `msg` equal to `msg`, when given). */
+function urlLine(line: string, msg?: string): string | undefined {
+  if (!line.startsWith('{')) return undefined
+  try {
+    const parsed = JSON.parse(line) as { url?: unknown; msg?: unknown }
+    if (msg !== undefined && parsed.msg !== msg) return undefined
+    return typeof parsed.url === 'string' ? parsed.url : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Starts a server child that prints {"url": ...} on stdout once listening (like bench/bare-manifest-server.ts)
+ * and resolves with that URL.
+ */
+export async function startServerChild(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; readyMs?: number; onLine?: (line: string) => void } = {},
+): Promise<Child & { url: string }> {
+  let found: (url: string) => void = () => {}
+  const url = new Promise<string>((resolve) => (found = resolve))
+  const child = startChild(name, command, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    onLine: (line) => {
+      const u = urlLine(line)
+      if (u !== undefined) found(u)
+      opts.onLine?.(line)
+    },
   })
+  return { ...child, url: await withTimeout(name, opts.readyMs ?? 30_000, Promise.race([url, exitedEarly(child)])) }
 }
 
 /** The TCP port a process listens on, found through /proc (for children that do not print their URL). */
-export async function listeningPort(pid: number): Promise<number> {
-  for (;;) {
+export async function listeningPort(pid: number, ms = 60_000): Promise<number> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
     const inodes = new Set<string>()
     for (const fd of readdirSync(`/proc/${pid}/fd`)) {
       try {
@@ -222,6 +248,7 @@ export async function listeningPort(pid: number): Promise<number> {
     }
     await sleep(20)
   }
+  throw new Error(`pid ${pid} is not listening on TCP after ${ms} ms`)
 }
 
 /** A port free right now on 127.0.0.1 (for servers that cannot be told to use port 0, like nginx). */
@@ -249,6 +276,16 @@ export async function waitForHttp(url: string, ms = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${ms} ms`)
     await sleep(25)
   }
+}
+
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+/** CPU time (user + system) a process has used so far, in seconds (/proc/PID/stat). */
+export function cpuSeconds(pid: number): number {
+  // The command name (field 2) may hold spaces; fields after it are plain.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
 }
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
@@ -279,24 +316,35 @@ export function hostsDirFor(upstreamUrl: string): string {
  * Dockside logs at info and stdout is read; otherwise (warn and quieter print nothing when listening, and
  * 'null' sends the log to /dev/null) from the listening socket in /proc. Resolves once /healthz answers.
  */
-export async function startDockside(opts: { hostsDir: string; cacheDir?: string; logLevel: LogLevel; stdout?: 'pipe' | 'null' }): Promise<Dockside> {
+export async function startDockside(opts: {
+  hostsDir: string
+  cacheDir?: string
+  logLevel: LogLevel
+  stdout?: 'pipe' | 'null'
+  /** Options for node itself, e.g. --trace-gc. */
+  nodeArgs?: string[]
+  /** Every stdout line (when stdout is 'pipe'). */
+  onLine?: (line: string) => void
+}): Promise<Dockside> {
   if (!existsSync(docksideMain)) throw new Error(`${docksideMain} is missing: run \`npm run build\` first`)
   warnIfStaleBuild()
   const cacheDir = opts.cacheDir ?? tempDir('cache')
-  const listeners: ((line: string) => void)[] = []
-  const args = [docksideMain, 'serve', '--host', '127.0.0.1', '--port', '0', '--cache-dir', cacheDir, '--hosts-dir', opts.hostsDir, '--log-level', opts.logLevel]
+  let found: (url: string) => void = () => {}
+  const logged = new Promise<string>((resolve) => (found = resolve))
+  // DOCKSIDE_BENCH_NODE_ARGS: extra node options for every Dockside a bench starts (--cpu-prof, --trace-gc, ...).
+  const extra = (process.env.DOCKSIDE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+  const args = [...extra, ...(opts.nodeArgs ?? []), docksideMain, 'serve', '--host', '127.0.0.1', '--port', '0', '--cache-dir', cacheDir, '--hosts-dir', opts.hostsDir, '--log-level', opts.logLevel]
   const child = startChild('dockside', process.execPath, args, {
     stdout: opts.stdout ?? 'pipe',
-    onLine: (line) => listeners.forEach((l) => l(line)),
+    onLine: (line) => {
+      const url = urlLine(line, 'dockside listening')
+      if (url !== undefined) found(url)
+      opts.onLine?.(line)
+    },
   })
   const logsListening = (opts.stdout ?? 'pipe') === 'pipe' && (opts.logLevel === 'info' || opts.logLevel === 'debug')
   const ready = async (): Promise<string> => {
-    const url = logsListening
-      ? await lineValue((l) => listeners.push(l), (line) => {
-          if (!line.includes('"dockside listening"')) return undefined
-          return (JSON.parse(line) as { url?: string }).url
-        })
-      : `http://127.0.0.1:${await listeningPort(child.pid)}`
+    const url = logsListening ? await logged : `http://127.0.0.1:${await listeningPort(child.pid)}`
     await waitForHttp(`${url}/healthz`)
     return url
   }
