@@ -9,14 +9,16 @@ import type { BlobStore } from './blob-store.js'
 import type { CacheIndex } from './cache-index.js'
 import { Fill, type FillListener } from './fill.js'
 
-/** Reads at this size on the hit path: measured against nginx's sendfile, 1 MiB keeps pace where 64 KiB did not. */
+/** Read size for streams of committed files (the HTTP hit path uses send-file.ts instead). */
 const hitReadBytes = 1 << 20
 
 export interface BlobSource {
   readonly outcome: 'hit' | 'miss' | 'coalesced'
   /** Total length; undefined only for a fill whose upstream sent no Content-Length. */
   readonly size: number | undefined
-  /** The bytes [start, end] (inclusive); call once, or call abandon(). */
+  /** The committed file, open (hits only): the HTTP layer sends it with reused buffers. */
+  readonly file: FileHandle | undefined
+  /** The bytes [start, end] (inclusive) as a stream; call once (or send the file), or call abandon(). */
   open(start?: number, end?: number): Readable
   abandon(): void
 }
@@ -62,6 +64,7 @@ export class BlobCache {
       return {
         outcome: 'hit',
         size,
+        file: handle,
         open: (start, end) => handle.createReadStream({ start, end, highWaterMark: hitReadBytes }),
         abandon: () => void handle.close(),
       }
@@ -74,6 +77,7 @@ export class BlobCache {
     return {
       outcome,
       size: started.size,
+      file: undefined,
       open: (start, end) =>
         started.followable ? started.reader(start, end) : createReadStream(started.committedPath, { start, end, highWaterMark: hitReadBytes }),
       abandon: () => {},

@@ -44,6 +44,10 @@ export interface ManifestListener {
 export class ManifestCache {
   private readonly memory: LRUCache<string, Buffer>
   private readonly inFlight = new Map<string, Promise<ManifestAnswer>>()
+  /** Tag rows, written through to SQLite: a fresh hit touches no database at all. */
+  private readonly tagRows = new LRUCache<string, TagRow>({ max: 50_000 })
+  /** Accept keys by parsed Accept (the HTTP layer hands the same object for the same header). */
+  private readonly acceptKeys = new WeakMap<AcceptList, string>()
 
   constructor(
     private readonly store: BlobStore,
@@ -110,10 +114,39 @@ export class ManifestCache {
     })
   }
 
+  private keyOf(accept: AcceptList): string {
+    let key = this.acceptKeys.get(accept)
+    if (key === undefined) {
+      key = acceptKey(accept)
+      this.acceptKeys.set(accept, key)
+    }
+    return key
+  }
+
+  private readTag(registry: string, repository: string, tag: string, accepted: string): TagRow | undefined {
+    const key = `${registry}\n${repository}\n${tag}\n${accepted}`
+    let row = this.tagRows.get(key)
+    if (row === undefined) {
+      row = this.index.getTag(registry, repository, tag, accepted)
+      if (row !== undefined) this.tagRows.set(key, row)
+    }
+    return row
+  }
+
+  private writeTag(registry: string, repository: string, tag: string, accepted: string, row: TagRow): void {
+    this.index.putTag(registry, repository, tag, accepted, row)
+    this.tagRows.set(`${registry}\n${repository}\n${tag}\n${accepted}`, row)
+  }
+
+  private dropTag(registry: string, repository: string, tag: string, accepted: string): void {
+    this.index.deleteTag(registry, repository, tag)
+    this.tagRows.delete(`${registry}\n${repository}\n${tag}\n${accepted}`)
+  }
+
   private async byTag(req: ManifestRequest): Promise<ManifestAnswer> {
     const registry = req.client.registry.namespace
-    const accepted = acceptKey(req.accept)
-    const row = this.index.getTag(registry, req.repository, req.reference, accepted)
+    const accepted = this.keyOf(req.accept)
+    const row = this.readTag(registry, req.repository, req.reference, accepted)
     if (row && Date.now() - row.checkedMs < this.ttlMsFor(req.client)) {
       const answer = await this.fromCache(req, row, 'hit')
       if (answer) return answer
@@ -135,12 +168,12 @@ export class ManifestCache {
       throw err
     }
     if (res.status === 429 || res.status >= 500) return this.stale(req, row, await upstreamStatusError(res, 'manifest'))
-    if (res.status === 404) this.index.deleteTag(registry, req.repository, req.reference)
+    if (res.status === 404) this.dropTag(registry, req.repository, req.reference, accepted)
     if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
     if (headerValue(res.headers, 'docker-content-digest') === row.digest) {
       const answer = await this.fromCache(req, row, 'revalidated')
       if (answer) {
-        this.index.putTag(registry, req.repository, req.reference, accepted, { ...row, checkedMs: Date.now() })
+        this.writeTag(registry, req.repository, req.reference, accepted, { ...row, checkedMs: Date.now() })
         return answer
       }
     }
@@ -158,11 +191,11 @@ export class ManifestCache {
     const registry = req.client.registry.namespace
     if (req.method === 'HEAD') {
       const answer = head ? await this.readHead(head) : await this.headUpstream(req, req.reference)
-      this.index.putTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
+      this.writeTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
       return answer
     }
     const answer = await this.getUpstream(req, undefined)
-    this.index.putTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
+    this.writeTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
     return answer
   }
 

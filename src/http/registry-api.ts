@@ -1,5 +1,6 @@
 // The pull side of the Distribution API: routes a /v2/ request to its registry and answers it from the cache.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { pipeline } from 'node:stream/promises'
 import type { BlobCache } from '../cache/blob-cache.js'
@@ -7,7 +8,7 @@ import type { ManifestCache } from '../cache/manifest-cache.js'
 import type { CacheOutcome, RequestKind } from '../cache/outcome.js'
 import { isDigest, parseDigest } from '../oci/digest.js'
 import { OciError } from '../oci/errors.js'
-import { parseAccept } from '../oci/media-types.js'
+import { parseAccept, type AcceptList } from '../oci/media-types.js'
 import { assertTag } from '../oci/reference.js'
 import { headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
 import type { RegistryRouter } from '../upstream/router.js'
@@ -15,6 +16,13 @@ import { upstreamStatusError } from '../upstream/status-error.js'
 import { parseApiPath } from './api-path.js'
 import { apiVersionHeader, sendError, toOciError } from './error-response.js'
 import { parseRange } from './range.js'
+import { sendFileRange } from './send-file.js'
+
+/** The path and query of a request. */
+export interface RequestTarget {
+  readonly pathname: string
+  readonly searchParams: URLSearchParams
+}
 
 /** What one request was, for the access log, metrics and per-repository counters. */
 export interface RequestRecord {
@@ -37,10 +45,23 @@ export interface RegistryApiDeps {
 const cacheHeader = 'x-dockside-cache'
 
 export class RegistryApi {
+  /** Parsed Accept headers by their text: most clients send one of a handful, on every request. */
+  private readonly accepts = new LRUCache<string, AcceptList>({ max: 256 })
+
   constructor(private readonly deps: RegistryApiDeps) {}
 
+  private acceptOf(header: string | undefined): AcceptList {
+    if (header === undefined) return parseAccept(undefined)
+    let accept = this.accepts.get(header)
+    if (accept === undefined) {
+      accept = parseAccept(header)
+      this.accepts.set(header, accept)
+    }
+    return accept
+  }
+
   /** Answers a request under /v2/; never throws (errors are rendered as OCI errors). */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> {
     try {
       await this.dispatch(req, res, url, record)
     } catch (err) {
@@ -51,7 +72,7 @@ export class RegistryApi {
     }
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): Promise<void> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> {
     const api = parseApiPath(url.pathname)
     const method = req.method ?? 'GET'
     if (!api) throw new OciError('NAME_INVALID', `not a registry API path: ${url.pathname}`, { status: 404 })
@@ -89,7 +110,7 @@ export class RegistryApi {
     if (isDigest(reference)) parseDigest(reference)
     else assertTag(reference)
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET'
-    const answer = await this.deps.manifests.get({ client, repository, reference, accept: parseAccept(req.headers.accept), method })
+    const answer = await this.deps.manifests.get({ client, repository, reference, accept: this.acceptOf(req.headers.accept), method })
     record.outcome = answer.outcome
     const headers: Record<string, string | number> = {
       ...apiVersionHeader,
@@ -135,11 +156,16 @@ export class RegistryApi {
     } else if (source.size !== undefined) {
       headers['content-length'] = source.size
     }
+    record.bodyBytes = Number(headers['content-length'] ?? 0)
+    if (source.file && source.size !== undefined) {
+      res.writeHead(range ? 206 : 200, headers)
+      // Once headers are out, a failure can only be a destroyed socket.
+      await sendFileRange(source.file, res, range?.start ?? 0, range?.end ?? source.size - 1).catch((err: Error) => res.destroy(err))
+      return
+    }
     const body = source.open(range?.start, range?.end)
     res.writeHead(range ? 206 : 200, headers)
-    record.bodyBytes = Number(headers['content-length'] ?? 0)
-    // Once headers are out, a failure can only be a destroyed socket: pipeline() does exactly that.
-    await pipeline(body, res).catch(() => {})
+    await pipeline(body, res).catch(() => {}) // pipeline() destroys the socket on failure
   }
 
   /** tags/list and referrers: streamed from upstream, not cached. */
@@ -161,7 +187,7 @@ export class RegistryApi {
   }
 }
 
-function tagsPath(repository: string, url: URL): string {
+function tagsPath(repository: string, url: RequestTarget): string {
   const query = new URLSearchParams()
   for (const key of ['n', 'last']) {
     const value = url.searchParams.get(key)
@@ -172,7 +198,7 @@ function tagsPath(repository: string, url: URL): string {
 }
 
 /** Points an upstream's "next page" Link at this mirror, in the form the client used (path prefix, ns). */
-function rewriteLink(link: string, clientName: string, url: URL): string | undefined {
+function rewriteLink(link: string, clientName: string, url: RequestTarget): string | undefined {
   const target = /<([^>]*)>/.exec(link)?.[1]
   if (target === undefined) return undefined
   const query = new URL(target, 'http://upstream.invalid').searchParams

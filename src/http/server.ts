@@ -7,7 +7,7 @@ import type { StatsService } from '../stats.js'
 import { OciError } from '../oci/errors.js'
 import { dashboardHtml } from './dashboard-page.js'
 import { sendError } from './error-response.js'
-import type { RegistryApi, RequestRecord } from './registry-api.js'
+import type { RegistryApi, RequestRecord, RequestTarget } from './registry-api.js'
 
 export interface HttpServerDeps {
   readonly api: RegistryApi
@@ -36,13 +36,10 @@ export interface HttpServer {
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   let draining = false
   const server = createServer((req, res) => {
-    if (draining) {
-      res.setHeader('connection', 'close')
-    }
-    res.once('close', () => {
+    if (draining) res.setHeader('connection', 'close')
+    void handle(deps, req, res, () => {
       if (draining) server.closeIdleConnections()
     })
-    void handle(deps, req, res)
   })
   server.keepAliveTimeout = 65_000
   return {
@@ -58,15 +55,28 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   }
 }
 
-async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The request target split by hand: `new URL()` on every request was a measurable share of a cache hit. */
+function requestTarget(raw: string | undefined): RequestTarget {
+  const text = raw ?? '/'
+  const question = text.indexOf('?')
+  return question === -1
+    ? { pathname: text, searchParams: new URLSearchParams() }
+    : { pathname: text.slice(0, question), searchParams: new URLSearchParams(text.slice(question + 1)) }
+}
+
+async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse, closed: () => void): Promise<void> {
   const started = performance.now()
-  const url = new URL(req.url ?? '/', 'http://dockside.invalid')
+  const url = requestTarget(req.url)
   if (url.pathname === '/v2' || url.pathname.startsWith('/v2/')) {
     const record: RequestRecord = { kind: 'other', registry: undefined, repository: undefined, outcome: undefined, bodyBytes: 0 }
-    res.once('close', () => finish(deps, req, res, record, started))
+    res.once('close', () => {
+      finish(deps, req, res, record, started)
+      closed()
+    })
     await deps.api.handle(req, res, url, record)
     return
   }
+  res.once('close', closed)
   if (url.pathname === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
   } else if (url.pathname === '/readyz') {
