@@ -4,7 +4,6 @@
 // Node on this machine. Two rounds, alternating; the ratio is Dockside's req/s over the bare server's.
 //
 //   npm run build && npx tsx bench/manifest-hit.ts [--seconds N] [--rounds N] [--threads N]
-import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -23,7 +22,9 @@ import {
   startDockside,
   startServerChild,
   tempDir,
+  runWrk,
   verdict,
+  type WrkResult,
 } from './support.js'
 
 const { values } = parseArgs({
@@ -37,52 +38,12 @@ const seconds = Number(values.seconds)
 const rounds = Number(values.rounds)
 const threads = Number(values.threads)
 const connections = 32
-const wrkBin = '/usr/bin/wrk'
 
 /** What containerd sends when it resolves a tag. */
 const accept = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.dockerManifest].join(', ')
 /** The headers both servers must send identically. */
 const comparedHeaders = ['content-type', 'content-length', 'docker-content-digest', 'etag', 'docker-distribution-api-version'] as const
 
-interface WrkResult {
-  /** Server CPU (user + system) per request, microseconds; filled in by the caller. */
-  cpuUsPerReq?: number
-  requests: number
-  reqPerSec: number
-  p50ms: number
-  p99ms: number
-  non2xx: number
-  socketErrors: number
-}
-
-function toMs(value: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value)
-  if (!m) throw new Error(`wrk: cannot read latency ${JSON.stringify(value)}`)
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm']
-}
-
-function runWrk(url: string, durationSeconds: number): Promise<WrkResult> {
-  const args = ['--latency', '-t', String(threads), '-c', String(connections), '-d', `${durationSeconds}s`, '--timeout', '5s', '-H', `Accept: ${accept}`, url]
-  return new Promise((resolve, reject) => {
-    execFile(wrkBin, args, { timeout: (durationSeconds + 30) * 1000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`wrk failed: ${err.message}\n${stderr}`))
-      const number = (re: RegExp): number | undefined => {
-        const m = re.exec(stdout)
-        return m ? Number(m[1]) : undefined
-      }
-      const latency = (pct: string): number => toMs(new RegExp(`^\\s+${pct}%\\s+(\\S+)`, 'm').exec(stdout)?.[1] ?? '')
-      const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout)
-      resolve({
-        requests: number(/^\s+(\d+) requests in/m) ?? NaN,
-        reqPerSec: number(/^Requests\/sec:\s+([\d.]+)/m) ?? NaN,
-        p50ms: latency('50'),
-        p99ms: latency('99'),
-        non2xx: number(/Non-2xx or 3xx responses: (\d+)/) ?? 0,
-        socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-      })
-    })
-  })
-}
 
 /** An OCI index of a few platforms, tagged `latest`, as docker.io/library/bench would serve it. */
 function addMultiPlatformImage(upstream: FakeRegistry, repo: string): void {
@@ -145,14 +106,15 @@ runBench('manifest-hit: warm manifest-by-tag hits under wrk, Dockside vs bare no
   const results = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]))
 
   // A short unmeasured run each, so every server is JIT-warm before the first measured run.
-  for (const t of targets) await runWrk(t.url, 1)
+  const wrk = (url: string, secs: number): Promise<WrkResult> => runWrk(url, { seconds: secs, threads, connections, headers: { Accept: accept } })
+  for (const t of targets) await wrk(t.url, 1)
 
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? targets : [...targets].reverse()
     for (const t of order) {
       const before = t.dockside ? await docksideRequestCounts(t.dockside.url) : undefined
       const cpuBefore = cpuSeconds(t.pid)
-      const r = await runWrk(t.url, seconds)
+      const r = await wrk(t.url, seconds)
       r.cpuUsPerReq = ((cpuSeconds(t.pid) - cpuBefore) * 1e6) / r.requests
       check(r.non2xx === 0, `${t.name}: ${r.non2xx} non-2xx responses`)
       check(r.socketErrors === 0, `${t.name}: ${r.socketErrors} socket errors`)

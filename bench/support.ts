@@ -1,6 +1,6 @@
 // Shared by every benchmark: run a bench with a time limit and cleanup, child processes (Dockside, nginx, the
 // bare server), temp dirs, HTTP downloads, timing, statistics and result tables. Linux only (/proc is read).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { createServer } from 'node:net'
@@ -474,4 +474,49 @@ export function printTable(headers: string[], rows: (string | number)[][]): void
 export function ensureDir(path: string): string {
   mkdirSync(path, { recursive: true })
   return path
+}
+
+// ---- wrk ----------------------------------------------------------------------------------------------------
+
+export interface WrkResult {
+  /** Server CPU (user + system) per request, microseconds; filled in by the caller. */
+  cpuUsPerReq?: number
+  requests: number
+  reqPerSec: number
+  p50ms: number
+  p99ms: number
+  non2xx: number
+  socketErrors: number
+}
+
+export function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value)
+  if (!m) throw new Error(`wrk: cannot read latency ${JSON.stringify(value)}`)
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm']
+}
+
+/** Runs wrk against one URL (needs Debian's wrk) and reads its summary. */
+export function runWrk(url: string, opts: { seconds: number; threads: number; connections: number; headers?: Record<string, string> }): Promise<WrkResult> {
+  const headerArgs = Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`])
+  const durationSeconds = opts.seconds
+  const args = ['--latency', '-t', String(opts.threads), '-c', String(opts.connections), '-d', `${durationSeconds}s`, '--timeout', '5s', ...headerArgs, url]
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/wrk', args, { timeout: (durationSeconds + 30) * 1000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`wrk failed: ${err.message}\n${stderr}`))
+      const number = (re: RegExp): number | undefined => {
+        const m = re.exec(stdout)
+        return m ? Number(m[1]) : undefined
+      }
+      const latency = (pct: string): number => toMs(new RegExp(`^\\s+${pct}%\\s+(\\S+)`, 'm').exec(stdout)?.[1] ?? '')
+      const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout)
+      resolve({
+        requests: number(/^\s+(\d+) requests in/m) ?? NaN,
+        reqPerSec: number(/^Requests\/sec:\s+([\d.]+)/m) ?? NaN,
+        p50ms: latency('50'),
+        p99ms: latency('99'),
+        non2xx: number(/Non-2xx or 3xx responses: (\d+)/) ?? 0,
+        socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+      })
+    })
+  })
 }

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS blobs (
   last_access_ms INTEGER NOT NULL,
   hits INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS blobs_by_last_access ON blobs(last_access_ms);
+DROP INDEX IF EXISTS blobs_by_last_access;
+CREATE INDEX IF NOT EXISTS blobs_lru ON blobs(last_access_ms, digest);
 CREATE TABLE IF NOT EXISTS tags (
   registry TEXT NOT NULL,
   repository TEXT NOT NULL,
@@ -137,10 +138,9 @@ export class CacheIndex {
            bytes_from_cache AS bytesFromCache, bytes_from_upstream AS bytesFromUpstream FROM repository_stats`,
       ),
       totals: this.db.prepare<[], { count: number; bytes: number }>('SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM blobs'),
-      lruPage: this.db.prepare<[number, number, string, number], { digest: string; size: number; lastAccessMs: number; mediaType: string | null }>(
+      lruPage: this.db.prepare<[number, string, number], { digest: string; size: number; lastAccessMs: number; mediaType: string | null }>(
         `SELECT digest, size, last_access_ms AS lastAccessMs, media_type AS mediaType FROM blobs
-         WHERE last_access_ms > ? OR (last_access_ms = ? AND digest > ?)
-         ORDER BY last_access_ms, digest LIMIT ?`,
+         WHERE (last_access_ms, digest) > (?, ?) ORDER BY last_access_ms, digest LIMIT ?`,
       ),
       tagsOf: this.db.prepare<[string, string, string], { digest: string }>(
         'SELECT DISTINCT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ?',
@@ -217,7 +217,7 @@ export class CacheIndex {
    */
   leastRecentlyUsed(after: { lastAccessMs: number; digest: string }, limit: number): { digest: string; size: number; lastAccessMs: number; mediaType: string | null }[] {
     this.flush()
-    return this.statements.lruPage.all(after.lastAccessMs, after.lastAccessMs, after.digest, limit)
+    return this.statements.lruPage.all(after.lastAccessMs, after.digest, limit)
   }
 
   /** Digests a tag points at (one per accept key). */

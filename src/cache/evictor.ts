@@ -27,7 +27,8 @@ export interface EvictionListener {
   finished(report: EvictionReport): void
 }
 
-const batchSize = 256
+/** Rows per batch: small enough that one batch (rows, files, listeners) stays well under 50 ms. */
+const batchSize = 128
 
 export class Evictor {
   private running: Promise<EvictionReport> | undefined

@@ -14,7 +14,9 @@ function flushed(out: Writable, chunk: Buffer): Promise<void> {
 
 /** Writes the range and ends the response; rejects (the caller destroys the response) on any failure. */
 export async function sendFileRange(handle: FileHandle, out: Writable, start: number, endInclusive: number): Promise<void> {
-  const buffers = [Buffer.allocUnsafeSlow(bufferBytes), Buffer.allocUnsafeSlow(bufferBytes)]
+  const length = endInclusive - start + 1
+  const size = Math.min(bufferBytes, Math.max(1, length)) // a small blob needs no 1 MiB buffers
+  const buffers = length <= size ? [Buffer.allocUnsafe(size)] : [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)]
   const inFlight: (Promise<void> | undefined)[] = [undefined, undefined]
   let position = start
   let turn = 0
@@ -23,13 +25,13 @@ export async function sendFileRange(handle: FileHandle, out: Writable, start: nu
       await inFlight[turn] // the buffer is ours again once its write was flushed
       if (out.destroyed) throw new Error('client went away')
       const buffer = buffers[turn] as Buffer
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(bufferBytes, endInclusive - position + 1), position)
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(size, endInclusive - position + 1), position)
       if (bytesRead === 0) throw new Error(`file ended at ${position}, before byte ${endInclusive}`)
       position += bytesRead
-      const sent = flushed(out, bytesRead === bufferBytes ? buffer : buffer.subarray(0, bytesRead))
+      const sent = flushed(out, bytesRead === size ? buffer : buffer.subarray(0, bytesRead))
       sent.catch(() => {}) // observed when awaited below; a rejection must not go unhandled meanwhile
       inFlight[turn] = sent
-      turn ^= 1
+      turn = (turn + 1) % buffers.length
     }
     await Promise.all(inFlight)
     await new Promise<void>((resolve) => out.end(resolve))
