@@ -29,8 +29,15 @@ export interface Daemon {
 
 const keptOutput = 2_000_000
 
+/** Daemons still running; killed if the test process exits without stopping them (a failed setup, a timeout). */
+const running = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 export function startDaemon(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Daemon {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd })
+  running.add(child)
   let text = ''
   const lines: string[] = []
   const watchers = new Set<(line: string) => void>()
@@ -53,11 +60,13 @@ export function startDaemon(name: string, command: string, args: string[], opts:
   child.stderr?.on('data', onData)
   const exit = new Promise<void>((resolve) => {
     child.once('error', (err) => {
+      running.delete(child)
       exited = `could not start: ${err.message}`
       for (const watcher of exitWatchers) watcher(exited)
       resolve()
     })
     child.once('exit', (code, signal) => {
+      running.delete(child)
       exited = `exited with ${signal ?? `code ${code}`}`
       for (const watcher of exitWatchers) watcher(exited)
       resolve()
