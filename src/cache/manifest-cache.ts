@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises'
 import { LRUCache } from 'lru-cache'
 import { digestOf, isDigest, parseDigest, type Digest } from '../oci/digest.js'
 import { OciError } from '../oci/errors.js'
-import { acceptKey, upstreamAccept, type AcceptList } from '../oci/media-types.js'
+import { acceptKey, accepts, mediaTypes, upstreamAccept, type AcceptList } from '../oci/media-types.js'
+import { schema1PayloadDigest } from '../oci/schema1.js'
 import { discard, headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
 import { upstreamStatusError } from '../upstream/status-error.js'
 import { UpstreamUnavailableError } from '../upstream/upstream-error.js'
@@ -103,11 +104,13 @@ export class ManifestCache {
 
   private async byDigest(req: ManifestRequest, digest: Digest): Promise<ManifestAnswer> {
     const row = this.index.getBlob(digest.value)
-    if (row?.mediaType) {
+    // Even by digest, a client is only given a type its Accept allows; otherwise the upstream decides (the
+    // Distribution registry answers 404 there), with the client's own Accept.
+    if (row?.mediaType && accepts(req.accept, row.mediaType)) {
       const answer = await this.fromCache(req, { digest: row.digest, mediaType: row.mediaType, size: row.size }, 'hit')
       if (answer) return answer
     }
-    const key = `${req.client.registry.namespace}\n${req.repository}\n${digest.value}\n${req.method}`
+    const key = `${req.client.registry.namespace}\n${req.repository}\n${digest.value}\n${this.keyOf(req.accept)}\n${req.method}`
     return this.coalesce(key, async () => {
       if (req.method === 'HEAD') return this.headUpstream(req, digest.value)
       return this.getUpstream(req, digest)
@@ -230,15 +233,19 @@ export class ManifestCache {
     const bytes = await readLimited(res)
     const claimed = headerValue(res.headers, 'docker-content-digest')
     const algorithm = expected?.algorithm ?? (claimed?.startsWith('sha512:') ? 'sha512' : 'sha256')
-    const digest = digestOf(bytes, algorithm)
+    const mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'), bytes)
+    if (mediaType === undefined) throw new OciError('MANIFEST_INVALID', 'upstream manifest has no media type')
+    // A signed schema1 manifest is named by its payload; its bytes (re-signed on every request) are not.
+    const signed = mediaType === mediaTypes.dockerSchema1Signed
+    const digest = (signed ? schema1PayloadDigest(bytes, algorithm) : undefined) ?? digestOf(bytes, algorithm)
     const wanted = expected?.value ?? claimed
     if (wanted !== undefined && wanted !== digest) {
       this.listener.mismatch(req.client.registry.namespace, wanted, `manifest hashes to ${digest}`)
       throw new OciError('DIGEST_INVALID', `upstream sent a manifest that hashes to ${digest}, not ${wanted}`, { status: 502 })
     }
-    const mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'), bytes)
-    if (mediaType === undefined) throw new OciError('MANIFEST_INVALID', 'upstream manifest has no media type')
     this.memory.set(digest, bytes)
+    // On disk every file must hash to its name (start-up repair and `verify` check it): schema1 stays in memory.
+    if (signed) return { outcome: 'miss', digest, mediaType, size: bytes.length, bytes }
     try {
       await this.store.writeVerified(parseDigest(digest), bytes)
       this.index.putBlob(digest, bytes.length, mediaType)

@@ -192,3 +192,15 @@ t.test('wrong credentials give the client UNAUTHORIZED and the password never ap
   t.equal(JSON.parse(res.body.toString()).errors[0].code, 'UNAUTHORIZED')
   t.notMatch(res.body.toString(), 'wrong-password')
 })
+
+t.test('a manifest cached by digest is not handed to a client whose Accept excludes its type', async (t) => {
+  const { upstream, app, get } = await setup(t)
+  const image = upstream.addImage('library/d', 'v1') // an OCI manifest
+  const url = `${app.url}/v2/d/manifests/${image.manifestDigest}`
+  t.equal((await get(url)).status, 200, 'cached now')
+  const narrow = await get(url, { headers: { accept: MEDIA_TYPES.dockerManifest } })
+  t.equal(narrow.status, 404, 'the upstream (asked with that Accept) has nothing for it')
+  t.equal(upstream.requests.filter((r) => r.kind === 'manifest').at(-1)?.headers.accept, MEDIA_TYPES.dockerManifest)
+  const wide = await get(url, { headers: { accept: MEDIA_TYPES.ociManifest } })
+  t.equal(wide.headers['x-dockside-cache'], 'hit')
+})
