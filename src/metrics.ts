@@ -137,6 +137,13 @@ export class Metrics {
     })
   }
 
+  private servedFrom: { cache: { inc(n: number): void }; upstream: { inc(n: number): void } } | undefined
+
+  served(source: 'cache' | 'upstream', bytes: number): void {
+    this.servedFrom ??= { cache: this.servedBytes.labels({ source: 'cache' }), upstream: this.servedBytes.labels({ source: 'upstream' }) }
+    if (bytes > 0) this.servedFrom[source].inc(bytes)
+  }
+
   /** Label children by "kind outcome registry": resolving labels on every request showed in profiles. */
   private readonly requestChildren = new Map<string, { inc(): void }>()
 

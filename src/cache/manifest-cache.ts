@@ -69,6 +69,28 @@ export class ManifestCache {
     return isDigest(req.reference) ? this.byDigest(req, parseDigest(req.reference)) : this.byTag(req)
   }
 
+  /**
+   * A hit answered from memory alone, with no I/O and no await (the warm cache's hot path), or undefined when
+   * the request needs more (stale tag, bytes not in memory, Accept not satisfied): then call get().
+   * `reference` must already be validated.
+   */
+  peek(req: ManifestRequest): ManifestAnswer | undefined {
+    let found: Omit<TagRow, 'checkedMs'> | undefined
+    if (isDigest(req.reference)) {
+      const blob = this.index.getBlob(req.reference)
+      if (blob?.mediaType && accepts(req.accept, blob.mediaType)) found = { digest: blob.digest, mediaType: blob.mediaType, size: blob.size }
+    } else {
+      const row = this.readTag(req.client.registry.namespace, req.repository, req.reference, this.keyOf(req.accept))
+      if (row && Date.now() - row.checkedMs < this.ttlMsFor(req.client)) found = row
+    }
+    if (!found) return undefined
+    if (req.method === 'HEAD') return { outcome: 'hit', digest: found.digest, mediaType: found.mediaType, size: found.size, bytes: undefined }
+    const bytes = this.memory.get(found.digest)
+    if (!bytes) return undefined
+    this.index.touchBlob(found.digest)
+    return { outcome: 'hit', digest: found.digest, mediaType: found.mediaType, size: bytes.length, bytes }
+  }
+
   /** Cached bytes of a manifest digest, from memory or disk; undefined when not (or no longer) cached. */
   private async cachedBytes(digest: string): Promise<Buffer | undefined> {
     const inMemory = this.memory.get(digest)

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { pipeline } from 'node:stream/promises'
 import type { BlobCache } from '../cache/blob-cache.js'
-import type { ManifestCache } from '../cache/manifest-cache.js'
+import type { ManifestAnswer, ManifestCache } from '../cache/manifest-cache.js'
 import type { CacheOutcome, RequestKind } from '../cache/outcome.js'
 import { isDigest, parseDigest } from '../oci/digest.js'
 import { OciError } from '../oci/errors.js'
@@ -60,19 +60,26 @@ export class RegistryApi {
     return accept
   }
 
-  /** Answers a request under /v2/; never throws (errors are rendered as OCI errors). */
-  async handle(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> {
-    try {
-      await this.dispatch(req, res, url, record)
-    } catch (err) {
+  /**
+   * Answers a request under /v2/; never throws (errors are rendered as OCI errors). Returns undefined when the
+   * answer was given synchronously (a warm manifest hit), else a promise that settles when it was given.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> | undefined {
+    const fail = (err: unknown): void => {
       record.outcome = 'error'
       const error = toOciError(err)
       if (error.status >= 500 && !(err instanceof OciError)) this.deps.log.error({ err, path: url.pathname }, 'request failed')
       sendError(res, error, req.method ?? 'GET')
     }
+    try {
+      return this.dispatch(req, res, url, record)?.catch(fail)
+    } catch (err) {
+      fail(err)
+      return undefined
+    }
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> {
+  private dispatch(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> | undefined {
     const api = parseApiPath(url.pathname)
     const method = req.method ?? 'GET'
     if (!api) throw new OciError('NAME_INVALID', `not a registry API path: ${url.pathname}`, { status: 404 })
@@ -106,11 +113,20 @@ export class RegistryApi {
     }
   }
 
-  private async manifest(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, reference: string, record: RequestRecord): Promise<void> {
+  private manifest(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, reference: string, record: RequestRecord): Promise<void> | undefined {
     if (isDigest(reference)) parseDigest(reference)
     else assertTag(reference)
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET'
-    const answer = await this.deps.manifests.get({ client, repository, reference, accept: this.acceptOf(req.headers.accept), method })
+    const request = { client, repository, reference, accept: this.acceptOf(req.headers.accept), method } as const
+    const hit = this.deps.manifests.peek(request)
+    if (hit) {
+      this.sendManifest(res, hit, method, record)
+      return undefined
+    }
+    return this.deps.manifests.get(request).then((answer) => this.sendManifest(res, answer, method, record))
+  }
+
+  private sendManifest(res: ServerResponse, answer: ManifestAnswer, method: 'GET' | 'HEAD', record: RequestRecord): void {
     record.outcome = answer.outcome
     const headers: Record<string, string | number> = {
       ...apiVersionHeader,

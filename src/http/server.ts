@@ -103,7 +103,7 @@ function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse,
   const bytes = complete ? record.bodyBytes : 0
   const registry = record.registry ?? 'none'
   deps.metrics.request(record.kind, outcome, registry)
-  deps.metrics.servedBytes.inc({ source: fromCache.has(outcome) ? 'cache' : 'upstream' }, bytes)
+  deps.metrics.served(fromCache.has(outcome) ? 'cache' : 'upstream', bytes)
   if (record.registry !== undefined && record.repository !== undefined) {
     const cached = fromCache.has(outcome)
     deps.stats.observe(cached, bytes)
