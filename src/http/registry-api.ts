@@ -128,15 +128,16 @@ export class RegistryApi {
 
   private sendManifest(res: ServerResponse, answer: ManifestAnswer, method: 'GET' | 'HEAD', record: RequestRecord): void {
     record.outcome = answer.outcome
-    const headers: Record<string, string | number> = {
-      ...apiVersionHeader,
-      'content-type': answer.mediaType,
-      'content-length': answer.size,
-      'docker-content-digest': answer.digest,
-      etag: `"${answer.digest}"`,
-      [cacheHeader]: answer.outcome,
-    }
-    if (answer.outcome === 'stale') headers.warning = '110 dockside "Response is Stale"'
+    // A flat [name, value, ...] list: the cheapest form of headers for node:http on this hot path.
+    const headers = [
+      'docker-distribution-api-version', 'registry/2.0',
+      'content-type', answer.mediaType,
+      'content-length', String(answer.size),
+      'docker-content-digest', answer.digest,
+      'etag', `"${answer.digest}"`,
+      cacheHeader, answer.outcome,
+    ]
+    if (answer.outcome === 'stale') headers.push('warning', '110 dockside "Response is Stale"')
     res.writeHead(200, headers)
     if (method === 'HEAD' || !answer.bytes) {
       res.end()
