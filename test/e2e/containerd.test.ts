@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { registryFor, tempDir } from '../support/dockside.js'
 import { startContainerd, writeHostsToml, type ContainerdNode } from '../support/e2e/containerd.js'
-import { describeAccess, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { describeAccess, e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
 import { blobsOf, type BuiltImage } from '../support/e2e/images.js'
 import { requireRoot, requireTools } from '../support/e2e/tools.js'
 import { startUpstream, type Upstream } from '../support/e2e/upstream.js'
@@ -67,7 +67,7 @@ function checkUnpacked(t: Test, node: ContainerdNode, p: Pull): void {
 if (ready) {
   t.test('containerd pulls through Dockside via hosts.toml (?ns=), unpacks, and a second node causes no upstream request', async (t) => {
     const dockside: LoggedDockside = await startLoggedDockside(t, {
-      registries: [registryFor('docker.io', upstream.front.url, { shortNamePrefix: 'library' }), registryFor('registry.e2e.test', upstream.front.url)],
+      registries: e2eRegistries(upstream.front.url),
     })
     const scratch = tempDir(t)
     const hostsDir = join(scratch, 'certs.d')

@@ -4,9 +4,9 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { client, registryFor, tempDir } from '../support/dockside.js'
+import { client, tempDir } from '../support/dockside.js'
 import { startDistribution, type Distribution } from '../support/e2e/distribution.js'
-import { startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
 import { acceptAll, blobsOf, type BuiltImage } from '../support/e2e/images.js'
 import { run } from '../support/e2e/process.js'
 import { requireTools } from '../support/e2e/tools.js'
@@ -21,7 +21,7 @@ if (ready) {
   t.before(async () => {
     upstream = await startUpstream(t)
     dockside = await startLoggedDockside(t, {
-      registries: [registryFor('docker.io', upstream.front.url, { shortNamePrefix: 'library' }), registryFor('registry.e2e.test', upstream.front.url)],
+      registries: e2eRegistries(upstream.front.url),
     })
     // The proxy discovers the upstream's token realm at start-up, so it starts after the upstream is up.
     reference = await startDistribution({ dir: tempDir(t), proxyRemoteUrl: upstream.registry.url })

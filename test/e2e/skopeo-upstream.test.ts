@@ -5,8 +5,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { registryFor, tempDir } from '../support/dockside.js'
-import { describeAccess, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { tempDir } from '../support/dockside.js'
+import { describeAccess, e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
 import { acceptAll, blobsOf, readBlob, type BuiltImage } from '../support/e2e/images.js'
 import { run } from '../support/e2e/process.js'
 import { requireTools } from '../support/e2e/tools.js'
@@ -20,7 +20,7 @@ if (ready) {
   t.before(async () => {
     upstream = await startUpstream(t)
     dockside = await startLoggedDockside(t, {
-      registries: [registryFor('docker.io', upstream.front.url, { shortNamePrefix: 'library' }), registryFor('registry.e2e.test', upstream.front.url)],
+      registries: e2eRegistries(upstream.front.url),
     })
   })
 }

@@ -2,8 +2,8 @@
 // digest, length, bytes, error codes) is what the Distribution registry itself answers for the same request.
 import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { client, registryFor } from '../support/dockside.js'
-import { startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { client } from '../support/dockside.js'
+import { e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
 import { acceptAll, blobsOf, mediaTypes, readBlob } from '../support/e2e/images.js'
 import { requireTools } from '../support/e2e/tools.js'
 import { startUpstream, type Upstream } from '../support/e2e/upstream.js'
@@ -16,7 +16,7 @@ if (ready) {
   t.before(async () => {
     upstream = await startUpstream(t)
     dockside = await startLoggedDockside(t, {
-      registries: [registryFor('docker.io', upstream.front.url, { shortNamePrefix: 'library' }), registryFor('registry.e2e.test', upstream.front.url)],
+      registries: e2eRegistries(upstream.front.url),
     })
   })
 }

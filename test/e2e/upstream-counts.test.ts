@@ -8,7 +8,7 @@ import { defaultConfig } from '../../src/config/config.js'
 import { registryFor, tempDir } from '../support/dockside.js'
 import { startContainerd, writeHostsToml } from '../support/e2e/containerd.js'
 import { CountingProxy } from '../support/e2e/counting-proxy.js'
-import { describeAccess, startLoggedDockside } from '../support/e2e/dockside.js'
+import { describeAccess, e2eRegistries, startLoggedDockside } from '../support/e2e/dockside.js'
 import { bigLayerBytes, blobsOf, pushImage, type BuiltImage } from '../support/e2e/images.js'
 import { run } from '../support/e2e/process.js'
 import { pushUser } from '../support/e2e/token-server.js'
@@ -32,7 +32,7 @@ if (ready) {
   t.test('a second pull of every image: no upstream blob request, only HEAD revalidations of the tags (manifest TTL 0)', async (t) => {
     const ttl0 = { manifestTtlMs: 0 }
     const dockside = await startLoggedDockside(t, {
-      registries: [registryFor('docker.io', upstream.front.url, { shortNamePrefix: 'library', ...ttl0 }), registryFor('registry.e2e.test', upstream.front.url, ttl0)],
+      registries: e2eRegistries(upstream.front.url, ttl0),
     })
     const images = upstream.images.all.filter((image) => image !== upstream.images.big)
     const pullAll = async (): Promise<void> => {

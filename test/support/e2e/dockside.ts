@@ -3,7 +3,8 @@
 import { pino } from 'pino'
 import type { Test } from 'tap'
 import { createApp, type App } from '../../../src/app.js'
-import { testConfig, type DocksideOptions } from '../dockside.js'
+import type { RegistryConfig } from '../../../src/config/config.js'
+import { registryFor, testConfig, type DocksideOptions } from '../dockside.js'
 
 export interface AccessLine {
   method: string
@@ -47,4 +48,9 @@ export async function startLoggedDockside(t: Test, opts: DocksideOptions): Promi
 /** The access lines for blobs and manifests, one per line, for failure messages. */
 export function describeAccess(access: AccessLine[]): string {
   return access.map((a) => `${a.method} ${a.path} -> ${a.status} ${a.outcome} (${a.registry ?? '-'} ${a.repository ?? '-'})`).join('\n') || '(none)'
+}
+
+/** The suite's two namespaces, both served by one upstream: docker.io (with library/) and registry.e2e.test. */
+export function e2eRegistries(upstreamUrl: string, extra: Partial<RegistryConfig> = {}): Partial<RegistryConfig>[] {
+  return [registryFor('docker.io', upstreamUrl, { shortNamePrefix: 'library', ...extra }), registryFor('registry.e2e.test', upstreamUrl, extra)]
 }

@@ -14,16 +14,8 @@ import { constants } from 'node:zlib'
 import { run } from './process.js'
 import { writeLayer, type LargeFile, type TarFile } from './tar.js'
 
-export const mediaTypes = {
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociLayer: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-} as const
+export { MEDIA_TYPES as mediaTypes } from '../fake-registry.js'
+import { MEDIA_TYPES as mediaTypes } from '../fake-registry.js'
 
 /** Every manifest type a multi-platform client accepts (what containerd and skopeo send). */
 export const acceptAll = [mediaTypes.ociIndex, mediaTypes.dockerManifestList, mediaTypes.ociManifest, mediaTypes.dockerManifest].join(', ')
