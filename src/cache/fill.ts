@@ -141,24 +141,32 @@ export class Fill extends EventEmitter {
     await handle.close().catch(() => {})
   }
 
+  /**
+   * Writes a chunk at its offset. A disk that fills mid-chunk takes part of it (a short write) before it
+   * refuses more: what really reached the disk is where the relay starts.
+   */
   private async storeChunk(chunk: Buffer): Promise<void> {
-    if (this.diskBytes === undefined) {
+    let stored = 0
+    while (this.diskBytes === undefined && stored < chunk.length) {
       try {
-        await (this.handle as FileHandle).write(chunk)
-        return
+        const { bytesWritten } = await (this.handle as FileHandle).write(chunk, stored, chunk.length - stored, this.written + stored)
+        if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' })
+        stored += bytesWritten
       } catch (err) {
         if (!diskFullCodes.has((err as NodeJS.ErrnoException).code ?? '')) throw err
-        this.startRelay(err as Error)
+        this.startRelay(err as Error, this.written + stored)
       }
     }
+    if (stored === chunk.length) return
     if (this.readers.size === 0) throw new OciError('UNAVAILABLE', 'disk full and no client waiting for this blob')
-    this.relayChunks.push(chunk)
-    this.relayBuffered += chunk.length
+    const rest = chunk.subarray(stored)
+    this.relayChunks.push(rest)
+    this.relayBuffered += rest.length
   }
 
-  private startRelay(err: Error): void {
-    this.diskBytes = this.written
-    this.relayBase = this.written
+  private startRelay(err: Error, bytesOnDisk: number): void {
+    this.diskBytes = bytesOnDisk
+    this.relayBase = bytesOnDisk
     if (this.tempPath !== undefined) void unlink(this.tempPath).catch(() => {})
     this.tempPath = undefined
     this.listener.diskFull(this.digest.value, err)
@@ -190,7 +198,8 @@ export class Fill extends EventEmitter {
         this.written += chunk.length
         if (this.size !== undefined && this.written > this.size) throw this.mismatch(`more bytes than Content-Length ${this.size}`)
         this.emit('progress')
-        while (this.relayBuffered > relayBufferBytes && this.readers.size > 0) await once(this, 'consumed')
+        // A stalled reader holds everyone up here, but never past the fill's own timeout.
+        while (this.relayBuffered > relayBufferBytes && this.readers.size > 0) await once(this, 'consumed', { signal })
       }
       if (this.size !== undefined && this.written !== this.size) {
         throw this.mismatch(`got ${this.written} bytes, Content-Length said ${this.size}`)
@@ -257,6 +266,7 @@ class FillReader extends Readable {
     const length = Math.min(readChunkBytes, available - this.position, (fill.diskBytes ?? Infinity) - this.position)
     const buffer = Buffer.allocUnsafe(length)
     const { bytesRead } = await this.handle.read(buffer, 0, length, this.position)
+    if (bytesRead === 0) throw new Error(`temp file ends at ${this.position}, before the ${available} bytes it should hold`)
     return bytesRead === length ? buffer : buffer.subarray(0, bytesRead)
   }
 

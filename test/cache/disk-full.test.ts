@@ -17,7 +17,7 @@ import { TokenCache } from '../../src/upstream/token-cache.js'
 import { FakeRegistry } from '../support/fake-registry.js'
 import { tempDir } from '../support/dockside.js'
 
-/** A store whose temp files refuse writes with ENOSPC once `capacity` bytes have gone to disk. */
+/** A store whose temp files take at most `capacity` bytes: the write that crosses it is short, later ones fail. */
 class FullDiskStore extends BlobStore {
   constructor(
     root: string,
@@ -33,10 +33,13 @@ class FullDiskStore extends BlobStore {
     const limited = new Proxy(handle, {
       get(target, key) {
         if (key === 'write') {
-          return async (chunk: Buffer) => {
-            if (written + chunk.length > capacity) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
-            written += chunk.length
-            return target.write(chunk)
+          // Like Linux on a filling disk: a write takes what still fits (a short write), the next one fails.
+          return async (chunk: Buffer, offset = 0, length = chunk.length - offset, position?: number) => {
+            const room = capacity - written
+            if (room <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+            const result = await target.write(chunk, offset, Math.min(room, length), position)
+            written += result.bytesWritten
+            return result
           }
         }
         const value = Reflect.get(target, key) as unknown
@@ -150,4 +153,16 @@ t.test('disk full while storing a manifest: the client still gets the verified m
   const again = await manifests.get(request)
   t.equal(again.outcome, 'hit', 'served from memory while the tag is fresh')
   t.ok(again.bytes?.equals(image.manifestBytes))
+})
+
+t.test('a blob whose last write only partly fits is relayed, never committed short', async (t) => {
+  const s = await setup(t, 12_288)
+  const bytes = randomBytes(20_000)
+  const digest = s.upstream.addBlob('team/app', bytes)
+  const source = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  t.ok((await readAll(source.open())).equals(bytes))
+  await s.cache.settle()
+  t.same(s.outcomes, ['relayed'])
+  t.equal(s.index.getBlob(digest), undefined)
+  t.notOk(existsSync(s.store.path(parseDigest(digest))))
 })
