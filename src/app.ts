@@ -74,6 +74,7 @@ export async function openCache(config: Config, log: Logger, opts: { repair: boo
     finished: (report) => {
       if (report.evictedBlobs > 0) log.info({ eviction: report }, 'evicted least-recently-used content')
     },
+    failed: (err) => log.error({ err }, 'eviction failed; the next commit tries again'),
   })
   return { store, index, repair, evictor }
 }
@@ -130,7 +131,8 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
   const diskFull = (digest: string, error: Error, what: string): void => {
     metrics.diskFull.inc()
     log.error({ digest, err: error }, `disk full: ${what}; committing nothing, evicting`)
-    void evictor.evict()
+    // The disk may be smaller than the budget: free a tenth of what is cached, or down to the low watermark.
+    evictor.evictInBackground(Math.min(evictor.lowBytes, Math.floor(index.totals().bytes * 0.9)))
   }
   const blobs = new BlobCache(store, index, config.fillTimeoutMs, {
     mismatch,
@@ -188,10 +190,18 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     },
   })
   evictor.check() // the budget may have shrunk since the last run
-  const flushTimer = setInterval(() => index.flush(), config.indexFlushIntervalMs)
+  // Background index work must never crash the server (a full disk makes SQLite refuse writes): log and go on.
+  const guarded = (what: string, work: () => void) => () => {
+    try {
+      work()
+    } catch (err) {
+      log.error({ err }, `${what} failed; retrying at the next interval`)
+    }
+  }
+  const flushTimer = setInterval(guarded('index flush', () => index.flush()), config.indexFlushIntervalMs)
   flushTimer.unref()
   // `dockside gc` and `verify` may delete rows while the server runs: re-read the totals now and then.
-  const recountTimer = setInterval(() => index.recount(), 60_000)
+  const recountTimer = setInterval(guarded('index recount', () => index.recount()), 60_000)
   recountTimer.unref()
   const sampleTimer = setInterval(() => stats.sample(), config.statsSampleIntervalMs)
   sampleTimer.unref()

@@ -268,22 +268,24 @@ export class CacheIndex {
   /** Writes batched access times and counters in one transaction. */
   flush(): void {
     if (this.pendingAccess.size === 0 && this.pendingCounters.size === 0) return
-    const access = [...this.pendingAccess]
-    const counters = [...this.pendingCounters]
-    this.pendingAccess.clear()
-    this.pendingCounters.clear()
+    // Cleared only once committed: a failed flush (disk full, say) keeps its figures for the next one.
     this.db.transaction(() => {
-      for (const [digest, a] of access) this.statements.touchBlob.run(a.lastAccessMs, a.hits, digest)
-      for (const [key, c] of counters) {
+      for (const [digest, a] of this.pendingAccess) this.statements.touchBlob.run(a.lastAccessMs, a.hits, digest)
+      for (const [key, c] of this.pendingCounters) {
         const [registry, repository] = key.split('\n') as [string, string]
         this.statements.addCounters.run(registry, repository, c.requests, c.hits, c.misses, c.coalesced, c.revalidated,
           c.stale, c.errors, c.bytesFromCache, c.bytesFromUpstream)
       }
     })()
+    this.pendingAccess.clear()
+    this.pendingCounters.clear()
   }
 
   close(): void {
-    this.flush()
-    this.db.close()
+    try {
+      this.flush()
+    } finally {
+      this.db.close()
+    }
   }
 }

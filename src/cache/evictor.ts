@@ -25,6 +25,8 @@ export interface EvictionReport {
 export interface EvictionListener {
   evicted(digest: string, size: number): void
   finished(report: EvictionReport): void
+  /** A background run failed (the index or the disk refused); the next check tries again. */
+  failed(error: Error): void
 }
 
 /** Rows per batch: small enough that one batch (rows, files, listeners) stays well under 50 ms. */
@@ -60,7 +62,12 @@ export class Evictor {
 
   /** Starts an eviction in the background when usage is above the high watermark. */
   check(): void {
-    if (this.index.totals().bytes > this.highBytes) void this.evict()
+    if (this.index.totals().bytes > this.highBytes) this.evictInBackground()
+  }
+
+  /** Starts a run nobody waits for; a failure is reported to the listener, never left unhandled. */
+  evictInBackground(targetBytes?: number): void {
+    this.evict(targetBytes).catch((err: Error) => this.listener.failed(err))
   }
 
   /** Evicts down to targetBytes (default: the low watermark); one run at a time, joiners share it. */

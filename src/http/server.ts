@@ -77,6 +77,16 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     return
   }
   res.once('close', closed)
+  try {
+    await answerOther(deps, req, res, url)
+  } catch (err) {
+    deps.log.error({ err, path: url.pathname }, 'request failed')
+    sendError(res, new OciError('UNAVAILABLE', 'internal error', { status: 500 }), req.method ?? 'GET')
+  }
+}
+
+/** Everything outside /v2/: health, readiness, stats, metrics, the dashboard. */
+async function answerOther(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<void> {
   if (url.pathname === '/healthz') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
   } else if (url.pathname === '/readyz') {

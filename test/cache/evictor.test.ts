@@ -35,6 +35,9 @@ function evictorFor(c: ReturnType<typeof cacheWithClock>, maxBytes: number, pinn
   const evictor = new Evictor(c.index, c.store, { maxBytes, highWatermark: 0.9, lowWatermark: 0.5 }, pinned, {
     evicted: (digest) => evicted.push(digest),
     finished: (report) => reports.push(report),
+    failed: (err) => {
+      throw err
+    },
   })
   return { evictor, evicted, reports }
 }
