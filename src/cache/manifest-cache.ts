@@ -193,6 +193,7 @@ export class ManifestCache {
       throw err
     }
     if (res.status === 429 || res.status >= 500) return this.stale(req, row, await upstreamStatusError(res, 'manifest'))
+    // (An upstream that cannot be reached at all is caught above; one that answers 429/5xx just here.)
     if (res.status === 404) this.dropTag(registry, req.repository, req.reference, accepted)
     if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
     if (headerValue(res.headers, 'docker-content-digest') === row.digest) {
@@ -202,7 +203,13 @@ export class ManifestCache {
         return answer
       }
     }
-    return this.fetchTag(req, accepted, res)
+    try {
+      return await this.fetchTag(req, accepted, res)
+    } catch (err) {
+      // The digest moved, but the GET for it failed (Docker Hub rate-limits GETs, not HEADs): serve stale.
+      if (upstreamTrouble(err)) return this.stale(req, row, err as Error)
+      throw err
+    }
   }
 
   private async stale(req: ManifestRequest, row: TagRow, cause: Error): Promise<ManifestAnswer> {
@@ -216,11 +223,11 @@ export class ManifestCache {
     const registry = req.client.registry.namespace
     if (req.method === 'HEAD') {
       const answer = head ? await this.readHead(head) : await this.headUpstream(req, req.reference)
-      this.writeTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
+      this.writeTag(registry, req.repository, req.reference, accepted, tagRowOf(answer))
       return answer
     }
     const answer = await this.getUpstream(req, undefined)
-    this.writeTag(registry, req.repository, req.reference, accepted, { ...answer, checkedMs: Date.now() })
+    this.writeTag(registry, req.repository, req.reference, accepted, tagRowOf(answer))
     return answer
   }
 
@@ -278,6 +285,16 @@ export class ManifestCache {
     }
     return { outcome: 'miss', digest, mediaType, size: bytes.length, bytes }
   }
+}
+
+/** What a tag row keeps of an answer: never its bytes (those live in the size-bounded memory cache). */
+function tagRowOf(answer: ManifestAnswer): TagRow {
+  return { mediaType: answer.mediaType, digest: answer.digest, size: answer.size, checkedMs: Date.now() }
+}
+
+/** Failures that mean "the upstream cannot answer now", for which a stale copy is the better answer. */
+function upstreamTrouble(err: unknown): boolean {
+  return err instanceof UpstreamUnavailableError || (err instanceof OciError && (err.code === 'TOOMANYREQUESTS' || err.code === 'UNAVAILABLE'))
 }
 
 function unavailable(cause: Error): OciError {

@@ -90,6 +90,10 @@ export class TokenCache {
       // handled below: no token in the answer
     }
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined
+    if (status >= 500 || status === 429) {
+      this.onFetch(req.realm, 'error')
+      throw new UpstreamUnavailableError(`token service ${url.origin} answered ${status}`)
+    }
     if (status !== 200 || token === undefined) {
       this.onFetch(req.realm, 'error')
       throw new TokenRefusedError(`token service ${url.origin} answered ${status} for scope ${req.scope ?? '(none)'}`, status)

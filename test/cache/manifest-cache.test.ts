@@ -204,3 +204,18 @@ t.test('a manifest cached by digest is not handed to a client whose Accept exclu
   const wide = await get(url, { headers: { accept: MEDIA_TYPES.ociManifest } })
   t.equal(wide.headers['x-dockside-cache'], 'hit')
 })
+
+t.test('a stale tag whose digest moved is served stale when the GET for the new manifest is rate-limited', async (t) => {
+  const { upstream, app, get } = await setup(t, { registry: { manifestTtlMs: 0 } })
+  const old = upstream.addImage('library/rl', 'latest')
+  await get(`${app.url}/v2/rl/manifests/latest`)
+  upstream.addImage('library/rl', 'latest') // moved
+  const heads = upstream.count(manifestHeads)
+  const answer = get(`${app.url}/v2/rl/manifests/latest`)
+  await upstream.waitForRequests(manifestHeads, heads + 1)
+  upstream.mode = 'status429' // the HEAD is already answered; the GET that follows is refused
+  const res = await answer
+  t.equal(res.status, 200)
+  t.equal(res.headers['x-dockside-cache'], 'stale')
+  t.ok(res.body.equals(old.manifestBytes))
+})

@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { text } from 'node:stream/consumers'
 import { Agent } from 'undici'
 import { defaultConfig, type Config, type RegistryConfig } from '../../src/config/config.js'
@@ -98,4 +100,24 @@ t.test('an unreachable upstream is reported as unavailable, and a HEAD frees its
   await t.rejects(client.request({ method: 'GET', path: '/v2/team/app/manifests/v1', repository: 'team/app' }), { name: 'UpstreamUnavailableError' })
   t.equal(statuses.at(-1), 'error')
   t.equal(client.health.consecutiveFailures, 1)
+})
+
+t.test('a token service that answers 503 makes the upstream unavailable (so a stale copy can be served), not unauthorized', async (t) => {
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/token')) {
+      res.writeHead(503).end()
+      return
+    }
+    const realm = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="s",scope="repository:team/app:pull"` }).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const dispatcher = new Agent()
+  t.teardown(async () => {
+    await dispatcher.destroy()
+    server.close()
+  })
+  const registry: RegistryConfig = { namespace: 'x.io', aliases: [], url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, shortNamePrefix: undefined, manifestTtlMs: undefined, credentials: undefined }
+  const client = new RegistryClient(registry, dispatcher, new TokenCache(dispatcher, 5000), { ...defaultConfig.upstream, retries: 0 }, { response: () => {} })
+  await t.rejects(client.request({ method: 'GET', path: '/v2/team/app/manifests/v1', repository: 'team/app' }), { name: 'UpstreamUnavailableError' })
 })
