@@ -145,14 +145,17 @@ export class RegistryClient {
   private async authenticated(req: UpstreamRequest): Promise<UpstreamResponse> {
     const scope = this.scopeOf(req)
     const known = this.bearer && this.tokens.cached(this.tokenRequest(this.bearer, scope))
-    const first = await this.followRedirects(req, known ? `Bearer ${known}` : undefined)
-    if (first.status !== 401) return first
+    const { res: first, own } = await this.followRedirects(req, known ? `Bearer ${known}` : undefined)
+    // Only the registry itself may ask for credentials: a 401 from a redirect target gets nothing.
+    if (first.status !== 401 || !own) return first
     const challenge = parseChallenge(first.headers['www-authenticate'])
     let authorization: string | undefined
     if (challenge?.scheme === 'bearer' && challenge.params.realm) {
       this.bearer = challenge
       try {
-        authorization = `Bearer ${await this.tokens.refresh(this.tokenRequest(challenge, challenge.params.scope ?? scope))}`
+        // Cached under the repository's scope, fetched with the scope the registry named (ECR Public: "aws").
+        const token = await this.tokens.refresh({ ...this.tokenRequest(challenge, scope), fetchScope: challenge.params.scope ?? scope })
+        authorization = `Bearer ${token}`
       } catch (err) {
         if (err instanceof TokenRefusedError) return first // the 401 stands; the caller reports UNAUTHORIZED
         discard(first.body)
@@ -163,11 +166,11 @@ export class RegistryClient {
     }
     if (authorization === undefined) return first
     discard(first.body)
-    return this.followRedirects(req, authorization)
+    return (await this.followRedirects(req, authorization)).res
   }
 
   /** Follows redirects itself: Authorization goes only to the registry's own origin, never to a CDN. */
-  private async followRedirects(req: UpstreamRequest, authorization: string | undefined): Promise<UpstreamResponse> {
+  private async followRedirects(req: UpstreamRequest, authorization: string | undefined): Promise<{ res: UpstreamResponse; own: boolean }> {
     let url = new URL(this.base.pathname.replace(/\/$/, '') + req.path, this.base)
     for (let hop = 0; ; hop++) {
       const own = url.origin === this.base.origin
@@ -175,7 +178,7 @@ export class RegistryClient {
       if (own && authorization !== undefined) headers.authorization = authorization
       const res = await this.send(url, req, headers, own)
       const location = headerValue(res.headers, 'location')
-      if (!redirectStatuses.has(res.status) || location === undefined || hop >= maxRedirects) return res
+      if (!redirectStatuses.has(res.status) || location === undefined || hop >= maxRedirects) return { res, own }
       discard(res.body)
       url = new URL(location, url)
       if (url.protocol !== 'https:' && url.protocol !== 'http:') {

@@ -14,7 +14,10 @@ const defaultLifetimeMs = 60_000
 export interface TokenRequest {
   readonly realm: string
   readonly service: string | undefined
+  /** The scope the token is cached under (the repository's pull scope). */
   readonly scope: string | undefined
+  /** The scope to ask the realm for, when the registry's challenge named another one. */
+  readonly fetchScope?: string | undefined
   readonly credentials: RegistryCredentials | undefined
 }
 
@@ -61,7 +64,8 @@ export class TokenCache {
   private async fetch(req: TokenRequest): Promise<{ token: string; lifetimeMs: number }> {
     const url = new URL(req.realm)
     if (req.service !== undefined) url.searchParams.set('service', req.service)
-    if (req.scope !== undefined) url.searchParams.set('scope', req.scope)
+    const scope = req.fetchScope ?? req.scope
+    if (scope !== undefined) url.searchParams.set('scope', scope)
     const headers: Record<string, string> = { accept: 'application/json' }
     if (req.credentials) {
       headers.authorization = `Basic ${Buffer.from(`${req.credentials.username}:${req.credentials.password}`).toString('base64')}`
@@ -96,7 +100,7 @@ export class TokenCache {
     }
     if (status !== 200 || token === undefined) {
       this.onFetch(req.realm, 'error')
-      throw new TokenRefusedError(`token service ${url.origin} answered ${status} for scope ${req.scope ?? '(none)'}`, status)
+      throw new TokenRefusedError(`token service ${url.origin} answered ${status} for scope ${scope ?? '(none)'}`, status)
     }
     this.onFetch(req.realm, 'ok')
     const expiresInS = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : undefined

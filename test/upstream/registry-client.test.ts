@@ -121,3 +121,60 @@ t.test('a token service that answers 503 makes the upstream unavailable (so a st
   const client = new RegistryClient(registry, dispatcher, new TokenCache(dispatcher, 5000), { ...defaultConfig.upstream, retries: 0 }, { response: () => {} })
   await t.rejects(client.request({ method: 'GET', path: '/v2/team/app/manifests/v1', repository: 'team/app' }), { name: 'UpstreamUnavailableError' })
 })
+
+/** A throwaway HTTP server on 127.0.0.1:0 whose handler sees its own base URL; closed with the test. */
+async function tinyServer(t: Test, handle: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, base: string) => void): Promise<{ base: string; paths: string[] }> {
+  const paths: string[] = []
+  const server = createServer((req, res) => {
+    paths.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`)
+    handle(req, res, `http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths }
+}
+
+function clientFor(t: Test, url: string, credentials?: { username: string; password: string }): RegistryClient {
+  const dispatcher = new Agent()
+  t.teardown(() => dispatcher.destroy())
+  const registry: RegistryConfig = { namespace: 'x.io', aliases: [], url, shortNamePrefix: undefined, manifestTtlMs: undefined, credentials }
+  return new RegistryClient(registry, dispatcher, new TokenCache(dispatcher, 5000), { ...defaultConfig.upstream, retries: 0 }, { response: () => {} })
+}
+
+t.test('a token asked for with the scope the registry named (not the repository scope) is still reused', async (t) => {
+  const registry = await tinyServer(t, (req, res, base) => {
+    if (req.url?.startsWith('/token')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'aws-token', expires_in: 300 }))
+    } else if (req.headers.authorization === 'Bearer aws-token') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    } else {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="public.ecr.aws",scope="aws"` }).end()
+    }
+  })
+  const client = clientFor(t, registry.base)
+  for (let i = 0; i < 5; i++) {
+    const res = await client.request({ method: 'GET', path: '/v2/team/app/manifests/v1', repository: 'team/app' })
+    t.equal(res.status, 200)
+    await text(res.body)
+  }
+  t.equal(registry.paths.filter((p) => p.startsWith('GET /token')).length, 1, 'one token fetch')
+  t.match(registry.paths.find((p) => p.startsWith('GET /token')), /scope=aws/)
+  t.equal(registry.paths.filter((p) => p.startsWith('GET /v2/') && p.endsWith(' -')).length, 1, 'only the first request went without the token')
+})
+
+t.test('a 401 from a redirect target never gets the registry credentials', async (t) => {
+  const cdn = await tinyServer(t, (_req, res, base) => {
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="cdn"` }).end()
+  })
+  const registry = await tinyServer(t, (_req, res) => {
+    res.writeHead(307, { location: `${cdn.base}/blob?sig=1` }).end()
+  })
+  const client = clientFor(t, registry.base, { username: 'svc', password: 's3cret' })
+  const res = await client.request({ method: 'GET', path: '/v2/team/app/blobs/sha256:00', repository: 'team/app' })
+  t.equal(res.status, 401, 'the CDN refusal is passed on')
+  await text(res.body)
+  t.same(cdn.paths, ['GET /blob?sig=1 -'], 'no token request and no Authorization at the CDN')
+})
