@@ -179,6 +179,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     index,
     log,
     stats,
+    clientIdleTimeoutMs: config.clientIdleTimeoutMs,
     readiness: () => ({
       indexOpen: index.answers(),
       cacheDirWritable: writable(store.tmpDir) && writable(store.blobsDir),

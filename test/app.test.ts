@@ -5,7 +5,7 @@ import { BlobStore } from '../src/cache/blob-store.js'
 import { parseDigest } from '../src/oci/digest.js'
 import { request } from 'undici'
 import { FakeRegistry } from './support/fake-registry.js'
-import { registryFor, startDockside } from './support/dockside.js'
+import { answered, registryFor, startDockside } from './support/dockside.js'
 
 t.test('closing lets a download in flight finish and commit, and refuses new connections', async (t) => {
   const upstream = await FakeRegistry.start()
@@ -34,4 +34,20 @@ t.test('closing cuts connections still open after the grace period', async (t) =
   await hold.reached
   await app.close()
   await t.rejects(inFlight.body.arrayBuffer(), 'the stuck transfer was cut, not completed')
+})
+
+t.test('a client that stops reading is disconnected after the idle timeout, releasing what it held', async (t) => {
+  const upstream = await FakeRegistry.start()
+  t.teardown(() => upstream.close())
+  const app = await startDockside(t, { registries: [registryFor('docker.io', upstream.url)], config: { clientIdleTimeoutMs: 300 } })
+  const bytes = randomBytes(32_000_000)
+  const digest = upstream.addBlob('team/app', bytes)
+  const warm = await request(`${app.url}/v2/team/app/blobs/${digest}`)
+  await warm.body.arrayBuffer()
+  await answered(app, 1)
+  const stalled = await request(`${app.url}/v2/team/app/blobs/${digest}`) // a cache hit whose body nobody reads
+  stalled.body.on('error', () => {})
+  t.equal(stalled.statusCode, 200)
+  const record = await new Promise((resolve) => app.events.once('answered', resolve))
+  t.match(record, { kind: 'blob', outcome: 'hit' }, 'the stalled response was closed by the server')
 })

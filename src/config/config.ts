@@ -52,6 +52,8 @@ export interface Config {
   }
   /** Upper bound on one blob download, however many clients wait on it. */
   readonly fillTimeoutMs: number
+  /** A client connection with no traffic either way for this long is closed (a stalled reader holds a file). */
+  readonly clientIdleTimeoutMs: number
   /** On SIGTERM, how long responses in flight may take to finish before their connections are cut. */
   readonly shutdownGraceMs: number
   /** How often the dashboard's history takes a sample (360 samples are kept). */
@@ -83,6 +85,7 @@ export const defaultConfig: Config = {
   },
   fillTimeoutMs: 30 * 60_000,
   shutdownGraceMs: 30_000,
+  clientIdleTimeoutMs: 2 * 60_000,
   indexFlushIntervalMs: 1_000,
   statsSampleIntervalMs: 10_000,
   logLevel: 'info',

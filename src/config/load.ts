@@ -60,6 +60,7 @@ export function readConfig(source: string, value: unknown): Omit<Config, 'regist
     },
     fillTimeoutMs: r.durationMs('fillTimeout', d.fillTimeoutMs),
     shutdownGraceMs: r.durationMs('shutdownGrace', d.shutdownGraceMs),
+    clientIdleTimeoutMs: r.durationMs('clientIdleTimeout', d.clientIdleTimeoutMs),
     indexFlushIntervalMs: r.durationMs('indexFlushInterval', d.indexFlushIntervalMs),
     statsSampleIntervalMs: r.durationMs('statsSampleInterval', d.statsSampleIntervalMs),
     logLevel: r.oneOf('logLevel', d.logLevel, logLevels),

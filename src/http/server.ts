@@ -17,6 +17,8 @@ export interface HttpServerDeps {
   readonly stats: StatsService
   /** Readiness checks for /readyz, each true when passing. */
   readonly readiness: () => Record<string, boolean>
+  /** Connections silent this long are closed (Node's default is never). */
+  readonly clientIdleTimeoutMs: number
   /** Told once a request is fully accounted for (metrics, counters, log line written). */
   readonly answered: (record: RequestRecord) => void
 }
@@ -42,6 +44,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     })
   })
   server.keepAliveTimeout = 65_000
+  server.timeout = deps.clientIdleTimeoutMs // a client that stops reading must not hold its socket and file forever
   return {
     server,
     async drain(graceMs) {
