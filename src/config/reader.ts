@@ -58,13 +58,15 @@ export class ConfigReader {
     return value
   }
 
-  durationMs(key: string, fallback: number): number
-  durationMs(key: string, fallback?: undefined): number | undefined
-  durationMs(key: string, fallback?: number): number | undefined {
+  /** A duration; `minMs` refuses values that would disable a timeout or spin a timer (0 for a timeout, say). */
+  durationMs(key: string, fallback: number, minMs?: number): number
+  durationMs(key: string, fallback?: undefined, minMs?: number): number | undefined
+  durationMs(key: string, fallback?: number, minMs = 0): number | undefined {
     const value = this.take(key)
     if (value === undefined || value === null) return fallback
     const ms = parseDurationMs(value)
-    if (ms === undefined) this.fail(key, value, 'a duration such as "250ms", "30s", "5m" or "1h"')
+    if (ms === undefined) this.fail(key, value, 'a duration such as "250ms", "30s", "5m" or "1h" (a bare number is milliseconds)')
+    if (ms < minMs) this.fail(key, value, `a duration of at least ${minMs} ms`)
     return ms
   }
 

@@ -117,7 +117,8 @@ function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse,
   const registry = record.registry ?? 'none'
   deps.metrics.request(record.kind, outcome, registry)
   deps.metrics.served(fromCache.has(outcome) ? 'cache' : 'upstream', bytes)
-  if (record.registry !== undefined && record.repository !== undefined) {
+  // Per-repository rows only for names that exist upstream: a 404 for a made-up name must not add a row.
+  if (record.registry !== undefined && record.repository !== undefined && !(outcome === 'error' && res.statusCode === 404)) {
     const cached = fromCache.has(outcome)
     deps.stats.observe(cached, bytes)
     deps.index.count(record.registry, record.repository, outcome, cached ? bytes : 0, cached ? 0 : bytes)

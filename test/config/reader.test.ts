@@ -91,7 +91,14 @@ t.test('durationMs reads a duration string or a number of milliseconds', async (
 
 t.test('durationMs refuses an unreadable duration, naming it', async (t) => {
   const err = configError(() => new ConfigReader(source, { ttl: '5 minutes' }).durationMs('ttl', 1))
-  t.equal(err.message, `${source}: ttl: "5 minutes" is not valid (expected a duration such as "250ms", "30s", "5m" or "1h")`)
+  t.equal(err.message, `${source}: ttl: "5 minutes" is not valid (expected a duration such as "250ms", "30s", "5m" or "1h" (a bare number is milliseconds))`)
+})
+
+t.test('durationMs refuses a duration below its minimum (a timeout of 0 would disable it)', async (t) => {
+  const err = configError(() => new ConfigReader(source, { timeout: 0 }).durationMs('timeout', 1000, 1))
+  t.equal(err.key, 'timeout')
+  t.equal(err.message, `${source}: timeout: 0 is not valid (expected a duration of at least 1 ms)`)
+  t.equal(new ConfigReader(source, { ttl: 0 }).durationMs('ttl', 1000), 0, 'where 0 makes sense it is allowed')
 })
 
 t.test('sizeBytes reads a size and refuses an unreadable one', async (t) => {
