@@ -241,12 +241,13 @@ export class ManifestCache {
   }
 
   private async headUpstream(req: ManifestRequest, reference: string): Promise<ManifestAnswer> {
-    return this.readHead(await this.send(req, 'HEAD', reference))
+    return this.readHead(await this.send(req, 'HEAD', reference), isDigest(reference) ? reference : undefined)
   }
 
-  private async readHead(res: UpstreamResponse): Promise<ManifestAnswer> {
+  /** A HEAD answer; `knownDigest` stands in when a HEAD by digest comes back without Docker-Content-Digest. */
+  private async readHead(res: UpstreamResponse, knownDigest?: string): Promise<ManifestAnswer> {
     if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
-    const digest = headerValue(res.headers, 'docker-content-digest')
+    const digest = headerValue(res.headers, 'docker-content-digest') ?? knownDigest
     const mediaType = mediaTypeOf(headerValue(res.headers, 'content-type'), undefined)
     if (digest === undefined || mediaType === undefined) {
       throw new OciError('MANIFEST_INVALID', 'upstream answered HEAD without Docker-Content-Digest or Content-Type')

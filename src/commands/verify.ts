@@ -45,6 +45,7 @@ export async function verifyCommand(config: Config, log: Logger, out: NodeJS.Wri
         if (size !== row.size) reason = `size ${size}, index says ${row.size}`
         else if (actual !== digest.value) reason = `content hashes to ${actual}`
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !index.getBlob(row.digest)) continue // evicted meanwhile
         reason = `unreadable: ${(err as Error).message}`
       }
       report.checked++

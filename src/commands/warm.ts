@@ -3,7 +3,7 @@
 import pLimit from 'p-limit'
 import { Agent, request } from 'undici'
 import { formatBytes } from '../config/units.js'
-import { newHash } from '../oci/digest.js'
+import { newHash, parseDigest } from '../oci/digest.js'
 import { allManifestTypes } from '../oci/media-types.js'
 import { parseImageReference } from '../oci/reference.js'
 import { Progress } from './progress.js'
@@ -91,13 +91,14 @@ export async function warmCommand(opts: WarmOptions, out: NodeJS.WritableStream 
             throw new Error(`${res.statusCode}`)
           }
           if (res.headers['x-dockside-cache'] === 'hit') report.alreadyCached++
-          const hash = newHash('sha256')
+          const expected = parseDigest(digest)
+          const hash = newHash(expected.algorithm)
           for await (const chunk of res.body as AsyncIterable<Buffer>) {
             hash.update(chunk)
             report.bytes += chunk.length
             progress.update(report.bytes)
           }
-          if (digest.startsWith('sha256:') && `sha256:${hash.digest('hex')}` !== digest) throw new Error('content does not match its digest')
+          if (hash.digest('hex') !== expected.hex) throw new Error('content does not match its digest')
           report.blobs++
         } catch (err) {
           report.failed.push(`blob ${digest}: ${(err as Error).message}`)
