@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import type { Digest } from '../oci/digest.js'
+import { OciError } from '../oci/errors.js'
 import { headerValue, type RegistryClient } from '../upstream/registry-client.js'
 import { upstreamStatusError } from '../upstream/status-error.js'
 import type { BlobStore } from './blob-store.js'
@@ -92,7 +93,14 @@ export class BlobCache {
     if (fill?.size !== undefined) return { size: fill.size, outcome: 'coalesced' }
     const res = await client.request({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest.value}`, repository })
     if (res.status !== 200) throw await upstreamStatusError(res, 'blob')
-    return { size: Number(headerValue(res.headers, 'content-length') ?? 0), outcome: 'miss' }
+    const length = headerValue(res.headers, 'content-length')
+    if (length !== undefined && /^\d+$/.test(length)) return { size: Number(length), outcome: 'miss' }
+    // No length from the HEAD (clients take HEAD's length as the descriptor's size): learn it from the download,
+    // which the client is about to ask for anyway.
+    const source = await this.get(client, repository, digest)
+    source.abandon()
+    if (source.size === undefined) throw new OciError('BLOB_UNKNOWN', `upstream gives no length for ${digest.value}`, { status: 502 })
+    return { size: source.size, outcome: source.outcome }
   }
 
   private startFill(client: RegistryClient, repository: string, digest: Digest): Fill {

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
@@ -237,4 +239,27 @@ t.test('a trickling upstream is streamed on to clients as its bytes arrive', asy
   }
   t.ok(Buffer.concat(received).equals(bytes))
   t.ok(chunks >= 4, `the body arrived in pieces as the upstream sent them (${chunks} chunks), not in one go at the end`)
+})
+
+t.test('an upstream HEAD without Content-Length: the length comes from the download, never a made-up 0', async (t) => {
+  const bytes = randomBytes(5000)
+  const digest = digestOf(bytes)
+  let gets = 0
+  const server = createServer((req, res) => {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'docker-content-digest': digest, 'transfer-encoding': 'chunked' }).end()
+      return
+    }
+    gets++
+    res.writeHead(200, { 'content-length': bytes.length }).end(bytes)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const app = await startDockside(t, { registries: [registryFor('docker.io', `http://127.0.0.1:${(server.address() as AddressInfo).port}`)] })
+  const head = await client(t)(`${app.url}/v2/team/app/blobs/${digest}`, { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.equal(head.headers['content-length'], '5000')
+  await app.blobs.settle()
+  t.equal(gets, 1, 'one download, which the cache keeps')
+  t.ok(app.index.getBlob(digest))
 })
