@@ -9,7 +9,8 @@
 import { EventEmitter, once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { unlink } from 'node:fs/promises'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
+import { flushed } from './send-file.js'
 import { OciError } from '../oci/errors.js'
 import { newHash, type Digest } from '../oci/digest.js'
 import { discard, headerValue, type RegistryClient, type UpstreamResponse } from '../upstream/registry-client.js'
@@ -46,7 +47,8 @@ export class Fill extends EventEmitter {
   readonly done: Promise<void>
   private handle: FileHandle | undefined
   private tempPath: string | undefined
-  private readonly readers = new Set<FillReader>()
+  /** Everyone following the fill, by read position (streams and senders alike). */
+  private readonly readers = new Set<{ readonly position: number }>()
   /** Relay mode: chunks not yet taken by every reader, starting at byte offset relayBase. */
   private relayChunks: Buffer[] = []
   private relayBase = 0
@@ -96,16 +98,64 @@ export class Fill extends EventEmitter {
     return this.handle !== undefined && this.state !== 'failed' && (this.diskBytes === undefined || this.relayBase === this.diskBytes)
   }
 
-  attach(reader: FillReader): FileHandle {
+  attach(reader: { readonly position: number }): FileHandle {
     if (!this.handle) throw new Error('fill has no open file')
     this.readers.add(reader)
     return this.handle
   }
 
-  detach(reader: FillReader): void {
+  detach(reader: { readonly position: number }): void {
     this.readers.delete(reader)
     this.consumed()
     void this.closeWhenIdle()
+  }
+
+  /**
+   * Writes bytes [start, end] to `out` as they arrive, through two reused buffers (see send-file.ts), and ends
+   * it; rejects when the fill fails or the client goes away (the caller destroys the response).
+   */
+  async send(out: Writable, start = 0, endInclusive?: number): Promise<void> {
+    const cursor = { position: start }
+    const handle = this.attach(cursor)
+    const endExclusive = endInclusive === undefined ? undefined : endInclusive + 1
+    const bufferBytes = Math.max(1, Math.min(readChunkBytes, (endExclusive ?? this.size ?? readChunkBytes) - start))
+    const buffers = [Buffer.allocUnsafeSlow(bufferBytes), Buffer.allocUnsafeSlow(bufferBytes)]
+    const inFlight: (Promise<void> | undefined)[] = [undefined, undefined]
+    let turn = 0
+    try {
+      for (;;) {
+        if (this.state === 'failed') throw this.error
+        const available = Math.min(this.readableBytes, endExclusive ?? Infinity)
+        if (cursor.position < available) {
+          await inFlight[turn] // the buffer is ours again once its write was flushed
+          if (out.destroyed) throw new Error('client went away')
+          let chunk: Buffer
+          if (this.diskBytes !== undefined && cursor.position >= this.diskBytes) {
+            chunk = this.relayed(cursor.position, Math.min(bufferBytes, available - cursor.position)) // held by the write, not reused
+          } else {
+            const buffer = buffers[turn] as Buffer
+            const length = Math.min(bufferBytes, available - cursor.position, (this.diskBytes ?? Infinity) - cursor.position)
+            const { bytesRead } = await handle.read(buffer, 0, length, cursor.position)
+            if (bytesRead === 0) throw new Error(`temp file ends at ${cursor.position}, before the ${available} bytes it should hold`)
+            chunk = buffer.subarray(0, bytesRead)
+          }
+          cursor.position += chunk.length
+          this.consumed()
+          const sent = flushed(out, chunk)
+          sent.catch(() => {}) // observed when awaited; must not go unhandled meanwhile
+          inFlight[turn] = sent
+          turn ^= 1
+          continue
+        }
+        const complete = endExclusive !== undefined ? cursor.position >= endExclusive : this.state === 'verified'
+        if (complete) break
+        await once(this, 'progress')
+      }
+      await Promise.all(inFlight)
+      await new Promise<void>((resolve) => out.end(resolve))
+    } finally {
+      this.detach(cursor)
+    }
   }
 
   /** Relay mode: up to `length` bytes from `position`, out of memory. */

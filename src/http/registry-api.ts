@@ -16,7 +16,6 @@ import { upstreamStatusError } from '../upstream/status-error.js'
 import { parseApiPath } from './api-path.js'
 import { apiVersionHeader, sendError, toOciError } from './error-response.js'
 import { parseRange } from './range.js'
-import { sendFileRange } from './send-file.js'
 
 /** The path and query of a request. */
 export interface RequestTarget {
@@ -174,15 +173,9 @@ export class RegistryApi {
       headers['content-length'] = source.size
     }
     record.bodyBytes = Number(headers['content-length'] ?? 0)
-    if (source.file && source.size !== undefined) {
-      res.writeHead(range ? 206 : 200, headers)
-      // Once headers are out, a failure can only be a destroyed socket.
-      await sendFileRange(source.file, res, range?.start ?? 0, range?.end ?? source.size - 1).catch((err: Error) => res.destroy(err))
-      return
-    }
-    const body = source.open(range?.start, range?.end)
     res.writeHead(range ? 206 : 200, headers)
-    await pipeline(body, res).catch(() => {}) // pipeline() destroys the socket on failure
+    // Once headers are out, a failure can only be a destroyed socket.
+    await source.send(res, range?.start, range?.end).catch((err: Error) => res.destroy(err))
   }
 
   /** tags/list and referrers: streamed from upstream, not cached. */

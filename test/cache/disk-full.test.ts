@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync, existsSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { Writable, type Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
 import { BlobCache } from '../../src/cache/blob-cache.js'
@@ -90,10 +90,21 @@ t.test('disk full mid-fill: every waiting client still gets the verified bytes, 
   const first = await s.cache.get(s.client, 'team/app', parseDigest(digest))
   const second = await s.cache.get(s.client, 'team/app', parseDigest(digest))
   t.equal(second.outcome, 'coalesced')
-  const streams = [first.open(), second.open()]
+  // One client reads a stream, the other is sent to (the HTTP path): both must follow the relay.
+  const chunks: Buffer[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(Buffer.from(chunk))
+      done()
+    },
+  })
+  const sent = second.send(sink)
+  const stream = first.open()
   await hold.reached
   hold.release()
-  const [a, b] = await Promise.all(streams.map(readAll))
+  const a = await readAll(stream)
+  await sent
+  const b = Buffer.concat(chunks)
   t.ok(a?.equals(bytes), 'first client got every byte')
   t.ok(b?.equals(bytes), 'second client got every byte')
   await s.cache.settle()

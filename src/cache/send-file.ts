@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream'
 
 const bufferBytes = 1 << 20
 
-function flushed(out: Writable, chunk: Buffer): Promise<void> {
+export function flushed(out: Writable, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     out.write(chunk, (err) => (err ? reject(err) : resolve()))
   })
