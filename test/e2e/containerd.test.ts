@@ -4,7 +4,9 @@
 // is served without a single upstream request.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
+import { hostsCommand } from '../../src/commands/hosts.js'
 import { registryFor, tempDir } from '../support/dockside.js'
 import { startContainerd, writeHostsToml, type ContainerdNode } from '../support/e2e/containerd.js'
 import { describeAccess, e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
@@ -71,10 +73,11 @@ if (ready) {
     })
     const scratch = tempDir(t)
     const hostsDir = join(scratch, 'certs.d')
-    // `server` is the upstream too (through the counting front), so a fallback past Dockside would show there.
-    const hostsToml = writeHostsToml(hostsDir, 'docker.io', upstream.front.url, dockside.app.url)
-    writeHostsToml(hostsDir, 'registry.e2e.test', upstream.front.url, dockside.app.url)
-    t.match(hostsToml, /^server = "http:\/\/127\.0\.0\.1:\d+"\n\n\[host\."http:\/\/127\.0\.0\.1:\d+"\]\n {2}capabilities = \["pull", "resolve"\]\n$/)
+    // Rendered as `dockside hosts` renders them, for every configured registry. `server` is the upstream too
+    // (through the counting front), so a fallback past Dockside would show there.
+    hostsCommand(dockside.app.config, { mirror: dockside.app.url, outDir: hostsDir }, new PassThrough())
+    const hostsToml = readFileSync(join(hostsDir, 'docker.io', 'hosts.toml'), 'utf8')
+    t.match(hostsToml, /\nserver = "http:\/\/127\.0\.0\.1:\d+"\n\n\[host\."http:\/\/127\.0\.0\.1:\d+"\]\n {2}capabilities = \["pull", "resolve"\]\n$/)
 
     upstream.front.reset()
     const first = await startNode(t, join(scratch, 'n1'))

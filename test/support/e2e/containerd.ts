@@ -3,6 +3,7 @@
 // that name the real upstream as `server` and Dockside as a pull/resolve mirror (as on a Kubernetes node).
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { hostsToml } from '../../../src/commands/hosts.js'
 import { run, startDaemon, type Daemon, type RunResult } from './process.js'
 
 export interface ContainerdNode {
@@ -85,11 +86,11 @@ export async function startContainerd(dir: string): Promise<ContainerdNode> {
   }
 }
 
-/** Writes `<hostsDir>/<registry>/hosts.toml`: the upstream as server, Dockside as a pull/resolve mirror. */
+/** Writes `<hostsDir>/<registry>/hosts.toml` with what `dockside hosts` writes: the upstream as server, Dockside as a pull/resolve mirror. */
 export function writeHostsToml(hostsDir: string, registry: string, server: string, mirror: string): string {
   const folder = join(hostsDir, registry)
   mkdirSync(folder, { recursive: true })
-  const text = `server = "${server}"\n\n[host."${mirror}"]\n  capabilities = ["pull", "resolve"]\n`
+  const text = hostsToml(mirror, server, registry)
   writeFileSync(join(folder, 'hosts.toml'), text)
   return text
 }
