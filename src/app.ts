@@ -9,7 +9,7 @@ import { BlobCache } from './cache/blob-cache.js'
 import { BlobStore } from './cache/blob-store.js'
 import { CacheIndex } from './cache/cache-index.js'
 import { ManifestCache } from './cache/manifest-cache.js'
-import { repairCache, type RepairReport } from './cache/repair.js'
+import { markCleanShutdown, repairCache, type RepairReport } from './cache/repair.js'
 import { Evictor } from './cache/evictor.js'
 import { pinnedDigests, type PinnedImage } from './cache/pins.js'
 import { ConfigError } from './config/config-error.js'
@@ -67,7 +67,7 @@ export async function openCache(config: Config, log: Logger, opts: { repair: boo
   mkdirSync(config.cacheDir, { recursive: true })
   const store = new BlobStore(config.cacheDir)
   const index = new CacheIndex(join(config.cacheDir, 'index.sqlite'))
-  const repair = opts.repair ? await repairCache(store, index) : { missingFiles: 0, adopted: 0, removed: 0 }
+  const repair = opts.repair ? await repairCache(store, index) : { skipped: true, missingFiles: 0, adopted: 0, removed: 0 }
   if (repair.missingFiles + repair.adopted + repair.removed > 0) log.warn({ repair }, 'cache repaired at start-up')
   const evictor = new Evictor(index, store, config.cache, () => pinnedDigests(pins, index, store), {
     evicted: (digest, size) => events.evicted?.(digest, size),
@@ -217,6 +217,7 @@ export async function createApp(config: Config, log: Logger = pino({ level: conf
     await blobs.settle()
     await evictor.idle()
     index.close()
+    markCleanShutdown(store)
   }
 
   const app: App = {
