@@ -1,7 +1,6 @@
 // Blobs by digest: a hit streams the committed file; a miss starts (or joins) the one fill for that digest.
-import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import type { Readable, Writable } from 'node:stream'
+import type { Writable } from 'node:stream'
 import type { Digest } from '../oci/digest.js'
 import { OciError } from '../oci/errors.js'
 import { headerValue, type RegistryClient } from '../upstream/registry-client.js'
@@ -11,17 +10,12 @@ import type { CacheIndex } from './cache-index.js'
 import { Fill, type FillListener } from './fill.js'
 import { sendFileRange } from './send-file.js'
 
-/** Read size for streams of committed files (the HTTP hit path uses send-file.ts instead). */
-const hitReadBytes = 1 << 20
-
 export interface BlobSource {
   readonly outcome: 'hit' | 'miss' | 'coalesced'
   /** Total length; undefined only for a fill whose upstream sent no Content-Length. */
   readonly size: number | undefined
-  /** Writes the bytes [start, end] (inclusive) to `out` and ends it; call one of send, open or abandon, once. */
+  /** Writes the bytes [start, end] (inclusive) to `out` and ends it; call send or abandon, once. */
   send(out: Writable, start?: number, end?: number): Promise<void>
-  /** The bytes [start, end] (inclusive) as a stream. */
-  open(start?: number, end?: number): Readable
   abandon(): void
 }
 
@@ -67,7 +61,6 @@ export class BlobCache {
         outcome: 'hit',
         size,
         send: (out, start = 0, end = size - 1) => sendFileRange(handle, out, start, end),
-        open: (start, end) => handle.createReadStream({ start, end, highWaterMark: hitReadBytes }),
         abandon: () => void handle.close(),
       }
     }
@@ -84,8 +77,6 @@ export class BlobCache {
         const handle = await open(started.committedPath, 'r') // committed meanwhile: it is a plain file now
         return sendFileRange(handle, out, start, end ?? started.written - 1)
       },
-      open: (start, end) =>
-        started.followable ? started.reader(start, end) : createReadStream(started.committedPath, { start, end, highWaterMark: hitReadBytes }),
       abandon: () => {},
     }
   }

@@ -9,7 +9,7 @@
 import { EventEmitter, once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { unlink } from 'node:fs/promises'
-import { Readable, type Writable } from 'node:stream'
+import type { Writable } from 'node:stream'
 import { flushed } from './send-file.js'
 import { OciError } from '../oci/errors.js'
 import { newHash, type Digest } from '../oci/digest.js'
@@ -83,11 +83,6 @@ export class Fill extends EventEmitter {
     return this.state === 'verified' ? this.written : Math.max(0, this.written - 1)
   }
 
-  /** A stream of bytes [start, end] (end inclusive; undefined = to the end) that follows the fill. */
-  reader(start = 0, end?: number): Readable {
-    return new FillReader(this, start, end)
-  }
-
   /** Where the blob lives once committed. */
   get committedPath(): string {
     return this.store.path(this.digest)
@@ -125,10 +120,10 @@ export class Fill extends EventEmitter {
     try {
       for (;;) {
         if (this.state === 'failed') throw this.error
+        if (out.destroyed) throw new Error('client went away') // let go of the fill (and its relay) at once
         const available = Math.min(this.readableBytes, endExclusive ?? Infinity)
         if (cursor.position < available) {
           await inFlight[turn] // the buffer is ours again once its write was flushed
-          if (out.destroyed) throw new Error('client went away')
           let chunk: Buffer
           if (this.diskBytes !== undefined && cursor.position >= this.diskBytes) {
             chunk = this.relayed(cursor.position, Math.min(bufferBytes, available - cursor.position)) // held by the write, not reused
@@ -285,79 +280,3 @@ export class Fill extends EventEmitter {
     return new OciError('DIGEST_INVALID', `upstream sent bad content for ${this.digest.value}: ${reason}`, { status: 502 })
   }
 }
-
-/** Reads a fill from its own offset (temp file, then relay memory), waiting for more bytes as they arrive. */
-class FillReader extends Readable {
-  position: number
-  private readonly endExclusive: number | undefined
-  private readonly handle: FileHandle
-  private pumping = false
-
-  constructor(
-    private readonly fill: Fill,
-    start: number,
-    endInclusive: number | undefined,
-  ) {
-    super({ highWaterMark: readChunkBytes })
-    this.position = start
-    this.endExclusive = endInclusive === undefined ? undefined : endInclusive + 1
-    this.handle = fill.attach(this)
-  }
-
-  override _read(): void {
-    void this.pump()
-  }
-
-  private async next(available: number): Promise<Buffer> {
-    const fill = this.fill
-    if (fill.diskBytes !== undefined && this.position >= fill.diskBytes) {
-      return Buffer.from(fill.relayed(this.position, Math.min(readChunkBytes, available - this.position)))
-    }
-    const length = Math.min(readChunkBytes, available - this.position, (fill.diskBytes ?? Infinity) - this.position)
-    const buffer = Buffer.allocUnsafe(length)
-    const { bytesRead } = await this.handle.read(buffer, 0, length, this.position)
-    if (bytesRead === 0) throw new Error(`temp file ends at ${this.position}, before the ${available} bytes it should hold`)
-    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead)
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping) return
-    this.pumping = true
-    try {
-      for (;;) {
-        const fill = this.fill
-        if (fill.state === 'failed') {
-          this.destroy(fill.error)
-          return
-        }
-        const available = Math.min(fill.readableBytes, this.endExclusive ?? Infinity)
-        if (this.position < available) {
-          const chunk = await this.next(available)
-          if (this.destroyed) return
-          this.position += chunk.length
-          fill.consumed()
-          if (!this.push(chunk)) return
-          continue
-        }
-        const complete = this.endExclusive !== undefined ? this.position >= this.endExclusive : fill.state === 'verified'
-        if (complete) {
-          this.push(null)
-          return
-        }
-        await once(fill, 'progress')
-        if (this.destroyed) return
-      }
-    } catch (err) {
-      this.destroy(err as Error)
-    } finally {
-      this.pumping = false
-    }
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.fill.detach(this)
-    callback(err)
-  }
-}
-
-export type { FillReader }

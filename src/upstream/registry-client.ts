@@ -86,11 +86,6 @@ export class RegistryClient {
     this.lookups = pLimit(limits.maxConcurrency)
   }
 
-  /** Upstream requests waiting for a concurrency slot. */
-  get queued(): number {
-    return this.downloads.pendingCount + this.lookups.pendingCount
-  }
-
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
       const limit = req.download ? this.downloads : this.lookups

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync, existsSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Writable, type Readable } from 'node:stream'
+import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
-import { BlobCache } from '../../src/cache/blob-cache.js'
+import { BlobCache, type BlobSource } from '../../src/cache/blob-cache.js'
 import { BlobStore } from '../../src/cache/blob-store.js'
 import { CacheIndex } from '../../src/cache/cache-index.js'
 import { ManifestCache } from '../../src/cache/manifest-cache.js'
@@ -76,10 +76,21 @@ async function setup(t: Test, capacity: number) {
   return { upstream, store, index, client, cache, diskFull, outcomes, dir }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+/** Everything a source sends, as the HTTP layer would take it (rejects when the transfer breaks). */
+async function received(source: BlobSource, sink = collector()): Promise<Buffer> {
+  await source.send(sink.out)
+  return Buffer.concat(sink.chunks)
+}
+
+function collector(): { out: Writable; chunks: Buffer[] } {
   const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(Buffer.from(chunk))
+      done()
+    },
+  })
+  return { out, chunks }
 }
 
 t.test('disk full mid-fill: every waiting client still gets the verified bytes, and nothing is committed', async (t) => {
@@ -90,21 +101,10 @@ t.test('disk full mid-fill: every waiting client still gets the verified bytes, 
   const first = await s.cache.get(s.client, 'team/app', parseDigest(digest))
   const second = await s.cache.get(s.client, 'team/app', parseDigest(digest))
   t.equal(second.outcome, 'coalesced')
-  // One client reads a stream, the other is sent to (the HTTP path): both must follow the relay.
-  const chunks: Buffer[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(Buffer.from(chunk))
-      done()
-    },
-  })
-  const sent = second.send(sink)
-  const stream = first.open()
+  const both = Promise.all([received(first), received(second)])
   await hold.reached
   hold.release()
-  const a = await readAll(stream)
-  await sent
-  const b = Buffer.concat(chunks)
+  const [a, b] = await both
   t.ok(a?.equals(bytes), 'first client got every byte')
   t.ok(b?.equals(bytes), 'second client got every byte')
   await s.cache.settle()
@@ -115,7 +115,7 @@ t.test('disk full mid-fill: every waiting client still gets the verified bytes, 
   t.same(readdirSync(join(s.dir, 'tmp')), [], 'no temp file left behind')
   const again = await s.cache.get(s.client, 'team/app', parseDigest(digest))
   t.equal(again.outcome, 'miss', 'a later request starts a fresh download')
-  again.open().resume()
+  void received(again)
 })
 
 t.test('disk full with wrong upstream bytes: the relayed transfer breaks before the last byte', async (t) => {
@@ -124,7 +124,7 @@ t.test('disk full with wrong upstream bytes: the relayed transfer breaks before 
   const digest = s.upstream.addBlob('team/app', bytes)
   s.upstream.corruptBlob(digest)
   const source = await s.cache.get(s.client, 'team/app', parseDigest(digest))
-  await t.rejects(readAll(source.open()), { code: 'DIGEST_INVALID' })
+  await t.rejects(received(source), { code: 'DIGEST_INVALID' })
   await s.cache.settle()
   t.same(s.outcomes, ['failed'])
 })
@@ -134,7 +134,9 @@ t.test('disk full with no client left: the download stops instead of running on 
   const digest = s.upstream.addBlob('team/app', randomBytes(5_000_000))
   const hold = s.upstream.holdBlob(digest, 50_000)
   const source = await s.cache.get(s.client, 'team/app', parseDigest(digest))
-  source.open().destroy()
+  const gone = collector()
+  gone.out.destroy() // the client hung up before a byte arrived
+  await t.rejects(received(source, gone))
   await hold.reached
   hold.release()
   await s.cache.settle()
@@ -171,7 +173,7 @@ t.test('a blob whose last write only partly fits is relayed, never committed sho
   const bytes = randomBytes(20_000)
   const digest = s.upstream.addBlob('team/app', bytes)
   const source = await s.cache.get(s.client, 'team/app', parseDigest(digest))
-  t.ok((await readAll(source.open())).equals(bytes))
+  t.ok((await received(source)).equals(bytes))
   await s.cache.settle()
   t.same(s.outcomes, ['relayed'])
   t.equal(s.index.getBlob(digest), undefined)
