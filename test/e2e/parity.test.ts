@@ -6,11 +6,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { client, tempDir } from '../support/dockside.js'
 import { startDistribution, type Distribution } from '../support/e2e/distribution.js'
-import { e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { startSuite, type LoggedDockside } from '../support/e2e/dockside.js'
 import { acceptAll, blobsOf, type BuiltImage } from '../support/e2e/images.js'
 import { run } from '../support/e2e/process.js'
 import { requireTools } from '../support/e2e/tools.js'
-import { startUpstream, type Upstream } from '../support/e2e/upstream.js'
+import type { Upstream } from '../support/e2e/upstream.js'
 
 const ready = await requireTools(t, ['docker-registry', 'skopeo'])
 
@@ -19,10 +19,7 @@ let dockside: LoggedDockside
 let reference: Distribution
 if (ready) {
   t.before(async () => {
-    upstream = await startUpstream(t)
-    dockside = await startLoggedDockside(t, {
-      registries: e2eRegistries(upstream.front.url),
-    })
+    ;({ upstream, dockside } = await startSuite(t))
     // The proxy discovers the upstream's token realm at start-up, so it starts after the upstream is up.
     reference = await startDistribution({ dir: tempDir(t), proxyRemoteUrl: upstream.registry.url })
     t.teardown(() => reference.stop())

@@ -6,11 +6,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { tempDir } from '../support/dockside.js'
-import { describeAccess, e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { describeAccess, startSuite, type LoggedDockside } from '../support/e2e/dockside.js'
 import { acceptAll, blobsOf, readBlob, type BuiltImage } from '../support/e2e/images.js'
 import { run } from '../support/e2e/process.js'
 import { requireTools } from '../support/e2e/tools.js'
-import { startUpstream, type Upstream } from '../support/e2e/upstream.js'
+import type { Upstream } from '../support/e2e/upstream.js'
 
 const ready = await requireTools(t, ['docker-registry', 'skopeo'])
 
@@ -18,10 +18,7 @@ let upstream: Upstream
 let dockside: LoggedDockside
 if (ready) {
   t.before(async () => {
-    upstream = await startUpstream(t)
-    dockside = await startLoggedDockside(t, {
-      registries: e2eRegistries(upstream.front.url),
-    })
+    ;({ upstream, dockside } = await startSuite(t))
   })
 }
 

@@ -3,10 +3,10 @@
 import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { client } from '../support/dockside.js'
-import { e2eRegistries, startLoggedDockside, type LoggedDockside } from '../support/e2e/dockside.js'
+import { startSuite, type LoggedDockside } from '../support/e2e/dockside.js'
 import { acceptAll, blobsOf, mediaTypes, readBlob } from '../support/e2e/images.js'
 import { requireTools } from '../support/e2e/tools.js'
-import { startUpstream, type Upstream } from '../support/e2e/upstream.js'
+import type { Upstream } from '../support/e2e/upstream.js'
 
 const ready = await requireTools(t, ['docker-registry', 'skopeo'])
 
@@ -14,10 +14,7 @@ let upstream: Upstream
 let dockside: LoggedDockside
 if (ready) {
   t.before(async () => {
-    upstream = await startUpstream(t)
-    dockside = await startLoggedDockside(t, {
-      registries: e2eRegistries(upstream.front.url),
-    })
+    ;({ upstream, dockside } = await startSuite(t))
   })
 }
 

@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { createApp, type App } from '../../../src/app.js'
 import type { RegistryConfig } from '../../../src/config/config.js'
 import { registryFor, testConfig, type DocksideOptions } from '../dockside.js'
+import { startUpstream, type Upstream } from './upstream.js'
 
 export interface AccessLine {
   method: string
@@ -53,4 +54,11 @@ export function describeAccess(access: AccessLine[]): string {
 /** The suite's two namespaces, both served by one upstream: docker.io (with library/) and registry.e2e.test. */
 export function e2eRegistries(upstreamUrl: string, extra: Partial<RegistryConfig> = {}): Partial<RegistryConfig>[] {
   return [registryFor('docker.io', upstreamUrl, { shortNamePrefix: 'library', ...extra }), registryFor('registry.e2e.test', upstreamUrl, extra)]
+}
+
+/** The seeded, token-protected upstream and a Dockside in front of it (both namespaces), for a test file. */
+export async function startSuite(t: Test): Promise<{ upstream: Upstream; dockside: LoggedDockside }> {
+  const upstream = await startUpstream(t)
+  const dockside = await startLoggedDockside(t, { registries: e2eRegistries(upstream.front.url) })
+  return { upstream, dockside }
 }
