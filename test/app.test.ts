@@ -4,7 +4,7 @@ import t from 'tap'
 import { BlobStore } from '../src/cache/blob-store.js'
 import { parseDigest } from '../src/oci/digest.js'
 import { request } from 'undici'
-import { FakeRegistry } from './support/fake-registry.js'
+import { FakeRegistry, MEDIA_TYPES } from './support/fake-registry.js'
 import { answered, registryFor, startDockside } from './support/dockside.js'
 
 t.test('closing lets a download in flight finish and commit, and refuses new connections', async (t) => {
@@ -50,4 +50,26 @@ t.test('a client that stops reading is disconnected after the idle timeout, rele
   t.equal(stalled.statusCode, 200)
   const record = await new Promise((resolve) => app.events.once('answered', resolve))
   t.match(record, { kind: 'blob', outcome: 'hit' }, 'the stalled response was closed by the server')
+})
+
+t.test('a manifest hit too large for the socket buffers is cut too when its client stops reading', async (t) => {
+  const upstream = await FakeRegistry.start()
+  t.teardown(() => upstream.close())
+  const app = await startDockside(t, { registries: [registryFor('docker.io', upstream.url)], config: { clientIdleTimeoutMs: 300 } })
+  // 7.5 MiB (under the 8 MiB manifest limit): more than loopback's send buffer (4 MiB at most) and a silent
+  // reader's receive window can take, so the response cannot be handed to the kernel whole.
+  const manifest = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: {}, layers: [], annotations: { padding: 'x'.repeat(7.5 * 2 ** 20) } }
+  upstream.addManifest('team/app', manifest, MEDIA_TYPES.ociManifest, 'big')
+  const url = `${app.url}/v2/team/app/manifests/big`
+  const headers = { accept: MEDIA_TYPES.ociManifest }
+  const warm = await request(url, { headers })
+  const bytes = Buffer.from(await warm.body.arrayBuffer())
+  await answered(app, 1)
+  const stalled = await request(url, { headers }) // a warm hit whose body nobody reads
+  t.equal(stalled.statusCode, 200)
+  t.equal(stalled.headers['x-dockside-cache'], 'hit')
+  const record = await new Promise((resolve) => app.events.once('answered', resolve))
+  t.match(record, { kind: 'manifest', outcome: 'hit' }, 'the stalled response was accounted for when the server closed it')
+  await t.rejects(stalled.body.arrayBuffer(), 'the connection was cut before the last byte')
+  t.ok(bytes.length > 7.5 * 2 ** 20, 'the warm-up read the whole manifest')
 })

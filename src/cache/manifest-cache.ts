@@ -17,11 +17,21 @@ import type { CacheOutcome } from './outcome.js'
 /** Larger manifests are refused: the spec has registries accept 4 MiB, and a manifest is held in memory. */
 const maxManifestBytes = 8 << 20
 
-export interface ManifestRequest {
+/** One manifest of one repository of one registry, as `manifestTarget()` builds it. */
+export interface ManifestTarget {
   readonly client: RegistryClient
   readonly repository: string
-  /** A tag or a digest. */
+  /** A tag or a digest, already checked against the grammar. */
   readonly reference: string
+  /** Registry, repository and reference in one string: built once per target, not on every request. */
+  readonly key: string
+}
+
+export function manifestTarget(client: RegistryClient, repository: string, reference: string): ManifestTarget {
+  return { client, repository, reference, key: `${client.registry.namespace}\n${repository}\n${reference}` }
+}
+
+export interface ManifestRequest extends ManifestTarget {
   readonly accept: AcceptList
   readonly method: 'GET' | 'HEAD'
 }
@@ -45,8 +55,11 @@ export interface ManifestListener {
 export class ManifestCache {
   private readonly memory: LRUCache<string, Buffer>
   private readonly inFlight = new Map<string, Promise<ManifestAnswer>>()
-  /** Tag rows, written through to SQLite: a fresh hit touches no database at all. */
-  private readonly tagRows = new LRUCache<string, TagRow>({ max: 50_000 })
+  /**
+   * Tag rows by target key, then by accept key, written through to SQLite: a fresh hit touches no database and
+   * builds no key string.
+   */
+  private readonly tagRows = new LRUCache<string, Map<string, TagRow>>({ max: 50_000 })
   /** Accept keys by parsed Accept (the HTTP layer hands the same object for the same header). */
   private readonly acceptKeys = new WeakMap<AcceptList, string>()
 
@@ -80,7 +93,7 @@ export class ManifestCache {
       const blob = this.index.getBlob(req.reference)
       if (blob?.mediaType && accepts(req.accept, blob.mediaType)) found = { digest: blob.digest, mediaType: blob.mediaType, size: blob.size }
     } else {
-      const row = this.readTag(req.client.registry.namespace, req.repository, req.reference, this.keyOf(req.accept))
+      const row = this.readTag(req, this.keyOf(req.accept))
       if (row && Date.now() - row.checkedMs < this.ttlMsFor(req.client)) found = row
     }
     if (!found) return undefined
@@ -148,43 +161,47 @@ export class ManifestCache {
     return key
   }
 
-  private readTag(registry: string, repository: string, tag: string, accepted: string): TagRow | undefined {
-    const key = `${registry}\n${repository}\n${tag}\n${accepted}`
-    let row = this.tagRows.get(key)
+  private readTag(req: ManifestRequest, accepted: string): TagRow | undefined {
+    let rows = this.tagRows.get(req.key)
+    let row = rows?.get(accepted)
     if (row === undefined) {
-      row = this.index.getTag(registry, repository, tag, accepted)
-      if (row !== undefined) this.tagRows.set(key, row)
+      row = this.index.getTag(req.client.registry.namespace, req.repository, req.reference, accepted)
+      if (row !== undefined) {
+        if (!rows) this.tagRows.set(req.key, (rows = new Map()))
+        rows.set(accepted, row)
+      }
     }
     return row
   }
 
-  private writeTag(registry: string, repository: string, tag: string, accepted: string, row: TagRow): void {
-    this.index.putTag(registry, repository, tag, accepted, row)
-    this.tagRows.set(`${registry}\n${repository}\n${tag}\n${accepted}`, row)
+  private writeTag(req: ManifestRequest, accepted: string, row: TagRow): void {
+    this.index.putTag(req.client.registry.namespace, req.repository, req.reference, accepted, row)
+    let rows = this.tagRows.get(req.key)
+    if (!rows) this.tagRows.set(req.key, (rows = new Map()))
+    rows.set(accepted, row)
   }
 
-  private dropTag(registry: string, repository: string, tag: string, accepted: string): void {
-    this.index.deleteTag(registry, repository, tag)
-    this.tagRows.delete(`${registry}\n${repository}\n${tag}\n${accepted}`)
+  /** The tag is gone upstream: forget it under every accept key. */
+  private dropTag(req: ManifestRequest): void {
+    this.index.deleteTag(req.client.registry.namespace, req.repository, req.reference)
+    this.tagRows.delete(req.key)
   }
 
   private async byTag(req: ManifestRequest): Promise<ManifestAnswer> {
-    const registry = req.client.registry.namespace
     const accepted = this.keyOf(req.accept)
-    const row = this.readTag(registry, req.repository, req.reference, accepted)
+    const row = this.readTag(req, accepted)
     if (row && Date.now() - row.checkedMs < this.ttlMsFor(req.client)) {
       const answer = await this.fromCache(req, row, 'hit')
       if (answer) return answer
       // Fresh tag known from a HEAD, bytes not cached: fetch by digest, which cannot move under us.
       return this.byDigest(req, parseDigest(row.digest))
     }
-    const key = `${registry}\n${req.repository}\n${req.reference}\n${accepted}\n${req.method}`
+    const key = `${req.key}\n${accepted}\n${req.method}`
     return this.coalesce(key, () => (row ? this.revalidate(req, row, accepted) : this.fetchTag(req, accepted)))
   }
 
   /** A stale tag: HEAD upstream; same digest -> fresh again; new digest -> fetch; upstream trouble -> stale copy. */
   private async revalidate(req: ManifestRequest, row: TagRow, accepted: string): Promise<ManifestAnswer> {
-    const registry = req.client.registry.namespace
     let res: UpstreamResponse
     try {
       res = await this.send(req, 'HEAD', req.reference)
@@ -194,12 +211,12 @@ export class ManifestCache {
     }
     if (res.status === 429 || res.status >= 500) return this.stale(req, row, await upstreamStatusError(res, 'manifest'))
     // (An upstream that cannot be reached at all is caught above; one that answers 429/5xx just here.)
-    if (res.status === 404) this.dropTag(registry, req.repository, req.reference, accepted)
+    if (res.status === 404) this.dropTag(req)
     if (res.status !== 200) throw await upstreamStatusError(res, 'manifest')
     if (headerValue(res.headers, 'docker-content-digest') === row.digest) {
       const answer = await this.fromCache(req, row, 'revalidated')
       if (answer) {
-        this.writeTag(registry, req.repository, req.reference, accepted, { ...row, checkedMs: Date.now() })
+        this.writeTag(req, accepted, { ...row, checkedMs: Date.now() })
         return answer
       }
     }
@@ -220,14 +237,13 @@ export class ManifestCache {
 
   /** A tag with nothing usable cached. A HEAD is answered from an upstream HEAD (no pull counted). */
   private async fetchTag(req: ManifestRequest, accepted: string, head?: UpstreamResponse): Promise<ManifestAnswer> {
-    const registry = req.client.registry.namespace
     if (req.method === 'HEAD') {
       const answer = head ? await this.readHead(head) : await this.headUpstream(req, req.reference)
-      this.writeTag(registry, req.repository, req.reference, accepted, tagRowOf(answer))
+      this.writeTag(req, accepted, tagRowOf(answer))
       return answer
     }
     const answer = await this.getUpstream(req, undefined)
-    this.writeTag(registry, req.repository, req.reference, accepted, tagRowOf(answer))
+    this.writeTag(req, accepted, tagRowOf(answer))
     return answer
   }
 

@@ -52,7 +52,7 @@ export interface Config {
   }
   /** Upper bound on one blob download, however many clients wait on it. */
   readonly fillTimeoutMs: number
-  /** A client connection with no traffic either way for this long is closed (a stalled reader holds a file). */
+  /** A response with no traffic either way for this long is cut (a stalled reader holds a socket and a file). */
   readonly clientIdleTimeoutMs: number
   /** On SIGTERM, how long responses in flight may take to finish before their connections are cut. */
   readonly shutdownGraceMs: number

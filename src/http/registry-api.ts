@@ -4,9 +4,9 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { pipeline } from 'node:stream/promises'
 import type { BlobCache } from '../cache/blob-cache.js'
-import type { ManifestAnswer, ManifestCache } from '../cache/manifest-cache.js'
+import { manifestTarget, type ManifestAnswer, type ManifestCache, type ManifestRequest, type ManifestTarget } from '../cache/manifest-cache.js'
 import type { CacheOutcome, RequestKind } from '../cache/outcome.js'
-import { isDigest, parseDigest } from '../oci/digest.js'
+import { isDigest, parseDigest, type Digest } from '../oci/digest.js'
 import { OciError } from '../oci/errors.js'
 import { parseAccept, type AcceptList } from '../oci/media-types.js'
 import { assertTag } from '../oci/reference.js'
@@ -43,7 +43,31 @@ export interface RegistryApiDeps {
 
 const cacheHeader = 'x-dockside-cache'
 
+/** A GET or HEAD path resolved: its endpoint, and for all but /v2/ the registry's client and the repository. */
+type Target =
+  | { readonly kind: 'base' }
+  | (Routed & { readonly kind: 'manifest'; readonly manifest: ManifestTarget })
+  | (Routed & { readonly kind: 'tags' })
+  | (Routed & { readonly kind: 'blob' | 'referrers'; readonly digest: Digest })
+
+interface Routed {
+  readonly client: RegistryClient
+  /** The repository as the upstream knows it. */
+  readonly repository: string
+  /** The name as the client wrote it (for Link headers pointing back at this mirror). */
+  readonly name: string
+}
+
+/** Resolved targets kept; the map starts over when full (a warm cache asks for the same few again). */
+const maxTargets = 10_000
+
+function notAnApiPath(pathname: string): OciError {
+  return new OciError('NAME_INVALID', `not a registry API path: ${pathname}`, { status: 404 })
+}
+
 export class RegistryApi {
+  /** Resolved GET/HEAD targets by path (and ns): parsing, routing and grammar checks showed in hit profiles. */
+  private readonly targets = new Map<string, Target>()
   /** Parsed Accept headers by their text: most clients send one of a handful, on every request. */
   private readonly accepts = new LRUCache<string, AcceptList>({ max: 256 })
 
@@ -79,44 +103,79 @@ export class RegistryApi {
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse, url: RequestTarget, record: RequestRecord): Promise<void> | undefined {
-    const api = parseApiPath(url.pathname)
     const method = req.method ?? 'GET'
-    if (!api) throw new OciError('NAME_INVALID', `not a registry API path: ${url.pathname}`, { status: 404 })
-    record.kind = api.kind === 'upload' ? 'other' : api.kind
-    const readOnly = method === 'GET' || method === 'HEAD'
-    if (api.kind === 'upload' || !readOnly) {
+    if (method !== 'GET' && method !== 'HEAD') {
+      const api = parseApiPath(url.pathname)
+      if (!api) throw notAnApiPath(url.pathname)
+      record.kind = api.kind === 'upload' ? 'other' : api.kind
       throw new OciError('UNSUPPORTED', `${method} ${api.kind === 'upload' ? 'blob upload' : api.kind}: this registry is a read-only pull-through cache`)
     }
-    if (api.kind === 'base') {
+    const ns = url.searchParams.get('ns')
+    const key = ns === null ? url.pathname : `${url.pathname}?ns=${ns}`
+    const target = this.targets.get(key) ?? this.resolve(url.pathname, ns, key, record)
+    record.kind = target.kind
+    if (target.kind === 'base') {
       res.writeHead(200, { ...apiVersionHeader, 'content-type': 'application/json', 'content-length': 2 })
       res.end(method === 'HEAD' ? undefined : '{}')
       return
     }
-    const { registry, repository } = this.deps.router.route(api.name, url.searchParams.get('ns'))
-    const client = this.deps.clients.get(registry.namespace) as RegistryClient
-    record.registry = registry.namespace
+    const { client, repository } = target
+    record.registry = client.registry.namespace
     record.repository = repository
-    switch (api.kind) {
+    switch (target.kind) {
       case 'manifest':
-        return this.manifest(req, res, client, repository, api.reference, record)
+        return this.manifest(req, res, target.manifest, record)
       case 'blob':
-        return this.blob(req, res, client, repository, api.digest, record)
+        return this.blob(req, res, client, repository, target.digest, record)
       case 'tags':
-        return this.passThrough(req, res, client, repository, tagsPath(repository, url), 'tags', record, (link) => rewriteLink(link, api.name, url))
+        return this.passThrough(req, res, client, repository, tagsPath(repository, url), 'tags', record, (link) => rewriteLink(link, target.name, url))
       case 'referrers': {
-        const digest = parseDigest(api.digest).value
         const query = url.searchParams.get('artifactType')
-        const path = `/v2/${repository}/referrers/${digest}${query ? `?artifactType=${encodeURIComponent(query)}` : ''}`
+        const path = `/v2/${repository}/referrers/${target.digest.value}${query ? `?artifactType=${encodeURIComponent(query)}` : ''}`
         return this.passThrough(req, res, client, repository, path, 'referrers', record, () => undefined)
       }
     }
   }
 
-  private manifest(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, reference: string, record: RequestRecord): Promise<void> | undefined {
-    if (isDigest(reference)) parseDigest(reference)
-    else assertTag(reference)
+  /**
+   * Parses and routes a GET or HEAD path and checks its name, tag or digest against the grammar (throwing the
+   * OCI error when one fails; `record.kind` is set first so that the error is counted under its kind). All of
+   * it is pure, so a success is remembered under `key`.
+   */
+  private resolve(pathname: string, ns: string | null, key: string, record: RequestRecord): Target {
+    const api = parseApiPath(pathname)
+    if (!api) throw notAnApiPath(pathname)
+    if (api.kind === 'upload') {
+      record.kind = 'other'
+      throw new OciError('UNSUPPORTED', 'blob upload: this registry is a read-only pull-through cache')
+    }
+    record.kind = api.kind
+    let target: Target
+    if (api.kind === 'base') {
+      target = api
+    } else {
+      const { registry, repository } = this.deps.router.route(api.name, ns)
+      const client = this.deps.clients.get(registry.namespace) as RegistryClient
+      const routed = { client, repository, name: api.name }
+      if (api.kind === 'manifest') {
+        if (isDigest(api.reference)) parseDigest(api.reference)
+        else assertTag(api.reference)
+        target = { ...routed, kind: 'manifest', manifest: manifestTarget(client, repository, api.reference) }
+      } else if (api.kind === 'tags') {
+        target = { ...routed, kind: 'tags' }
+      } else {
+        target = { ...routed, kind: api.kind, digest: parseDigest(api.digest) }
+      }
+    }
+    if (this.targets.size >= maxTargets) this.targets.clear()
+    this.targets.set(key, target)
+    return target
+  }
+
+  private manifest(req: IncomingMessage, res: ServerResponse, target: ManifestTarget, record: RequestRecord): Promise<void> | undefined {
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET'
-    const request = { client, repository, reference, accept: this.acceptOf(req.headers.accept), method } as const
+    const { client, repository, reference, key } = target
+    const request: ManifestRequest = { client, repository, reference, key, accept: this.acceptOf(req.headers.accept), method }
     const hit = this.deps.manifests.peek(request)
     if (hit) {
       this.sendManifest(res, hit, method, record)
@@ -146,8 +205,7 @@ export class RegistryApi {
     res.end(answer.bytes)
   }
 
-  private async blob(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, digestText: string, record: RequestRecord): Promise<void> {
-    const digest = parseDigest(digestText)
+  private async blob(req: IncomingMessage, res: ServerResponse, client: RegistryClient, repository: string, digest: Digest, record: RequestRecord): Promise<void> {
     const common = { ...apiVersionHeader, 'docker-content-digest': digest.value, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
     if (req.method === 'HEAD') {
       const { size, outcome } = await this.deps.blobs.head(client, repository, digest)

@@ -45,7 +45,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     handle(deps, req, res, closed)
   })
   server.keepAliveTimeout = 65_000
-  server.timeout = deps.clientIdleTimeoutMs // a client that stops reading must not hold its socket and file forever
+  // No server.timeout: it re-arms a timer on every request. Responses that can stall arm their own (watch()).
   return {
     server,
     async drain(graceMs) {
@@ -77,18 +77,35 @@ function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse,
   const url = requestTarget(req.url)
   if (url.pathname === '/v2' || url.pathname.startsWith('/v2/')) {
     const record: RequestRecord = { kind: 'other', registry: undefined, repository: undefined, outcome: undefined, bodyBytes: 0 }
-    res.once('close', () => {
-      finish(deps, req, res, record, started)
+    const pending = deps.api.handle(req, res, url, record) // renders its own errors; never rejects
+    if (pending === undefined && res.writableEnded && res.writableLength === 0) {
+      // Answered synchronously and every byte already taken by the kernel (a warm manifest hit): nothing can
+      // stall, so account for it now instead of arming a timer and a listener per request.
+      finish(deps, req, res, record, started, true)
+      closed()
+      return
+    }
+    watch(deps, res, () => {
+      finish(deps, req, res, record, started, res.writableFinished)
       closed()
     })
-    void deps.api.handle(req, res, url, record) // renders its own errors; never rejects
     return
   }
-  res.once('close', closed)
+  watch(deps, res, closed)
   answerOther(deps, req, res, url).catch((err: unknown) => {
     deps.log.error({ err, path: url.pathname }, 'request failed')
     sendError(res, new OciError('UNAVAILABLE', 'internal error', { status: 500 }), req.method ?? 'GET')
   })
+}
+
+/**
+ * For a response still in progress: cut its connection after clientIdleTimeout without traffic (a client that
+ * stops reading must not hold its socket and file forever; Node puts the keep-alive timer back once the
+ * response is done), and call `done` when it closes.
+ */
+function watch(deps: HttpServerDeps, res: ServerResponse, done: () => void): void {
+  res.setTimeout(deps.clientIdleTimeoutMs)
+  res.once('close', done)
 }
 
 /** Everything outside /v2/: health, readiness, stats, metrics, the dashboard. */
@@ -113,8 +130,8 @@ async function answerOther(deps: HttpServerDeps, req: IncomingMessage, res: Serv
   }
 }
 
-function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse, record: RequestRecord, started: number): void {
-  const complete = res.writableFinished
+/** Accounts for a /v2/ request; `complete` when its whole response reached the client's socket. */
+function finish(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse, record: RequestRecord, started: number, complete: boolean): void {
   const outcome = record.outcome ?? (res.statusCode >= 400 ? 'error' : 'hit')
   const bytes = complete ? record.bodyBytes : 0
   const registry = record.registry ?? 'none'

@@ -1,5 +1,4 @@
 // Which upstream registry a request is for, and the repository name to ask it for.
-import { LRUCache } from 'lru-cache'
 import type { RegistryConfig } from '../config/config.js'
 import { OciError } from '../oci/errors.js'
 import { assertRepositoryName } from '../oci/reference.js'
@@ -18,8 +17,6 @@ function looksLikeHost(segment: string): boolean {
 export class RegistryRouter {
   private readonly byName = new Map<string, RegistryConfig>()
   private readonly fallback: RegistryConfig
-  /** Names already checked against the grammar (the check is a regex with nested repetition). */
-  private readonly validNames = new LRUCache<string, true>({ max: 10_000 })
 
   constructor(registries: readonly RegistryConfig[], defaultNamespace: string) {
     for (const registry of registries) {
@@ -65,10 +62,7 @@ export class RegistryRouter {
     if (registry.shortNamePrefix !== undefined && !repository.includes('/')) {
       repository = `${registry.shortNamePrefix}/${repository}`
     }
-    if (!this.validNames.has(repository)) {
-      assertRepositoryName(repository)
-      this.validNames.set(repository, true)
-    }
+    assertRepositoryName(repository) // a regex with nested repetition: the registry API remembers routes it resolved
     return { registry, repository }
   }
 }

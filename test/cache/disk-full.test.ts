@@ -8,7 +8,7 @@ import { Agent } from 'undici'
 import { BlobCache, type BlobSource } from '../../src/cache/blob-cache.js'
 import { BlobStore } from '../../src/cache/blob-store.js'
 import { CacheIndex } from '../../src/cache/cache-index.js'
-import { ManifestCache } from '../../src/cache/manifest-cache.js'
+import { ManifestCache, manifestTarget } from '../../src/cache/manifest-cache.js'
 import { parseAccept } from '../../src/oci/media-types.js'
 import { defaultConfig } from '../../src/config/config.js'
 import { parseDigest } from '../../src/oci/digest.js'
@@ -158,7 +158,7 @@ t.test('disk full while storing a manifest: the client still gets the verified m
     storeFailed: (digest) => failures.push(digest),
   })
   const image = s.upstream.addImage('team/app', 'v1')
-  const request = { client: s.client, repository: 'team/app', reference: 'v1', accept: parseAccept(undefined), method: 'GET' } as const
+  const request = { ...manifestTarget(s.client, 'team/app', 'v1'), accept: parseAccept(undefined), method: 'GET' } as const
   const first = await manifests.get(request)
   t.ok(first.bytes?.equals(image.manifestBytes))
   t.same(failures, [image.manifestDigest])

@@ -45,6 +45,22 @@ t.test('requests reach the registry named by ns, by path prefix (or alias), or t
   t.equal(hub.count({ kind: 'manifest' }), 1)
 })
 
+t.test('one path asked for with different ns values reaches each registry, and the resolved route is reused', async (t) => {
+  const { hub, ghcr, app, get } = await setup(t)
+  const g = ghcr.addImage('owner/tool', 'v1')
+  const h = hub.addImage('owner/tool', 'v1')
+  const path = `${app.url}/v2/owner/tool/manifests/v1`
+  for (let round = 0; round < 2; round++) {
+    t.ok((await get(`${path}?ns=ghcr.io`)).body.equals(g.manifestBytes), `round ${round}: ns=ghcr.io`)
+    t.ok((await get(`${path}?ns=docker.io`)).body.equals(h.manifestBytes), `round ${round}: ns=docker.io`)
+    t.ok((await get(path)).body.equals(h.manifestBytes), `round ${round}: no ns, the default registry`)
+    const refused = await get(`${path}?ns=evil.example.com`)
+    t.equal(refused.status, 403, `round ${round}: an unknown ns stays refused`)
+  }
+  t.equal(ghcr.count({ kind: 'manifest' }), 1, 'ghcr.io asked once, then cached')
+  t.equal(hub.count({ kind: 'manifest' }), 1, 'docker.io asked once: with and without ns it is the same repository')
+})
+
 t.test('a registry that is not configured is refused and nothing is fetched', async (t) => {
   const { hub, ghcr, app, get } = await setup(t)
   const byNs = await get(`${app.url}/v2/owner/repo/manifests/v1?ns=evil.example.com`)
@@ -131,15 +147,27 @@ t.test('the referrers API is passed through with its filter', async (t) => {
 t.test('the upstream rate-limit headers are read and exported, and /metrics counts requests by outcome', async (t) => {
   const { hub, app, get } = await setup(t)
   hub.ratelimit = { limit: '100;w=21600', remaining: '76;w=21600' }
-  hub.addImage('library/alpine', 'v1')
+  const image = hub.addImage('library/alpine', 'v1')
+  const size = image.manifestBytes.length
   await get(`${app.url}/v2/alpine/manifests/v1`)
   await get(`${app.url}/v2/alpine/manifests/v1`)
   t.equal(app.clients.get('docker.io')?.health.ratelimitRemaining, '76;w=21600')
   await answered(app, 2)
   const metrics = (await get(`${app.url}/metrics`)).body.toString()
   t.match(metrics, /dockside_upstream_ratelimit_remaining\{registry="docker.io"\} 76/)
-  t.match(metrics, /dockside_requests_total\{kind="manifest",outcome="miss",registry="docker.io"\} 1/)
-  t.match(metrics, /dockside_requests_total\{kind="manifest",outcome="hit",registry="docker.io"\} 1/)
+  t.match(metrics, /dockside_requests_total\{kind="manifest",outcome="miss",registry="docker.io"\} 1\n/)
+  t.match(metrics, /dockside_requests_total\{kind="manifest",outcome="hit",registry="docker.io"\} 1\n/)
+  t.match(metrics, new RegExp(`dockside_served_bytes_total\\{source="cache"\\} ${size}\n`))
+  t.match(metrics, new RegExp(`dockside_served_bytes_total\\{source="upstream"\\} ${size}\n`))
+  // Counts are tallied between scrapes: each scrape must add what came since the last one, once.
+  await get(`${app.url}/v2/alpine/manifests/v1`)
+  await get(`${app.url}/v2/alpine/manifests/v1`)
+  await answered(app, 4)
+  const later = (await get(`${app.url}/metrics`)).body.toString()
+  t.match(later, /dockside_requests_total\{kind="manifest",outcome="miss",registry="docker.io"\} 1\n/)
+  t.match(later, /dockside_requests_total\{kind="manifest",outcome="hit",registry="docker.io"\} 3\n/)
+  t.match(later, new RegExp(`dockside_served_bytes_total\\{source="cache"\\} ${3 * size}\n`))
+  t.match(later, new RegExp(`dockside_served_bytes_total\\{source="upstream"\\} ${size}\n`))
 })
 
 t.test('per-repository counters reach SQLite: requests, hits, misses and bytes by source', async (t) => {
