@@ -47,6 +47,14 @@ t.test('serve answers pulls through a configured upstream and exits 0 on SIGTERM
   t.equal((await get(`${url}/v2/alpine/blobs/${blob}`)).body.toString(), 'layer bytes')
   t.ok(existsSync(join(dir, 'cache', 'index.sqlite')), 'the cache folder was created with its index')
   run.child.kill('SIGTERM')
-  const { code } = await run.exited
+  const { code, stdout } = await run.exited
   t.equal(code, 0)
+  // Log lines are written in batches; every one of them is out, whole and in order, once the process exits.
+  const lines = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { msg?: string; path?: string; outcome?: string })
+  t.same(
+    lines.filter((l) => l.path !== undefined).map((l) => [l.path, l.outcome]),
+    [['/v2/', 'hit'], [`/v2/alpine/blobs/${blob}`, 'miss']],
+    'one access line per request',
+  )
+  t.ok(lines.findIndex((l) => l.msg === 'shutting down') > lines.findIndex((l) => l.path !== undefined), 'the shutdown line follows them')
 })
