@@ -2,9 +2,13 @@
 // to the end (or its own timeout) even when every client hangs up. Readers follow the growing file; the last
 // byte is withheld from them until the whole file is verified, so a bad download can never be taken as good.
 //
+// The newest chunks (up to tailBytes) are also kept in memory, as they came: readers close behind the download
+// (a herd of clients asking for one new layer) send those very buffers, with no read from the file at all;
+// a reader further behind reads the file. Memory per fill is bounded, whatever the number of readers.
+//
 // Disk full: when a write fails with ENOSPC, the fill stops writing and becomes a relay. The bytes already on
-// disk stay readable through the open handle; later bytes are held in memory just until every reader has
-// taken them (the upstream is paused while more than relayBufferBytes wait). Nothing is committed, the
+// disk stay readable through the open handle; later bytes stay in the in-memory tail just until every reader
+// has taken them (the upstream is paused while more than relayBufferBytes wait). Nothing is committed, the
 // clients still get their bytes (verified the same way), and the cache asks for an eviction.
 import { EventEmitter, once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
@@ -29,6 +33,8 @@ export interface FillListener {
 }
 
 const readChunkBytes = 1 << 20
+/** The in-memory tail kept for readers close behind the download. */
+const tailBytes = 4 << 20
 const relayBufferBytes = 16 << 20
 const diskFullCodes = new Set(['ENOSPC', 'EDQUOT'])
 
@@ -49,10 +55,13 @@ export class Fill extends EventEmitter {
   private tempPath: string | undefined
   /** Everyone following the fill, by read position (streams and senders alike). */
   private readonly readers = new Set<{ readonly position: number }>()
-  /** Relay mode: chunks not yet taken by every reader, starting at byte offset relayBase. */
-  private relayChunks: Buffer[] = []
-  private relayBase = 0
-  private relayBuffered = 0
+  /**
+   * The newest chunks as received, covering bytes [tailBase, written). Trimmed from the front to tailBytes,
+   * except (relay mode) chunks past diskBytes that some reader has yet to take.
+   */
+  private tail: Buffer[] = []
+  private tailBase = 0
+  private tailLength = 0
 
   constructor(
     readonly digest: Digest,
@@ -90,7 +99,7 @@ export class Fill extends EventEmitter {
 
   /** True while new readers can join: after headers, before failure, while every byte is still at hand. */
   get followable(): boolean {
-    return this.handle !== undefined && this.state !== 'failed' && (this.diskBytes === undefined || this.relayBase === this.diskBytes)
+    return this.handle !== undefined && this.state !== 'failed' && (this.diskBytes === undefined || this.tailBase <= this.diskBytes)
   }
 
   attach(reader: { readonly position: number }): FileHandle {
@@ -125,8 +134,8 @@ export class Fill extends EventEmitter {
         if (cursor.position < available) {
           await inFlight[turn] // the buffer is ours again once its write was flushed
           let chunk: Buffer
-          if (this.diskBytes !== undefined && cursor.position >= this.diskBytes) {
-            chunk = this.relayed(cursor.position, Math.min(bufferBytes, available - cursor.position)) // held by the write, not reused
+          if (cursor.position >= this.tailBase) {
+            chunk = this.fromTail(cursor.position, available - cursor.position) // held by the write, not reused
           } else {
             const buffer = buffers[turn] as Buffer
             const length = Math.min(bufferBytes, available - cursor.position, (this.diskBytes ?? Infinity) - cursor.position)
@@ -153,10 +162,10 @@ export class Fill extends EventEmitter {
     }
   }
 
-  /** Relay mode: up to `length` bytes from `position`, out of memory. */
-  relayed(position: number, length: number): Buffer {
-    let offset = this.relayBase
-    for (const chunk of this.relayChunks) {
+  /** Up to `length` bytes from `position` (which must be at or past tailBase), out of the in-memory tail. */
+  private fromTail(position: number, length: number): Buffer {
+    let offset = this.tailBase
+    for (const chunk of this.tail) {
       if (position < offset + chunk.length) {
         const start = position - offset
         return chunk.subarray(start, Math.min(chunk.length, start + length))
@@ -166,17 +175,26 @@ export class Fill extends EventEmitter {
     return Buffer.alloc(0)
   }
 
-  /** Drops relay chunks every reader has passed, and lets a paused upstream go on. */
+  /** Trims the tail (see `tail`), and lets a paused upstream go on. */
   consumed(): void {
-    if (this.diskBytes === undefined) return
     let slowest = this.written
     for (const reader of this.readers) slowest = Math.min(slowest, reader.position)
-    while (this.relayChunks.length > 0 && this.relayBase + (this.relayChunks[0] as Buffer).length <= slowest) {
-      const chunk = this.relayChunks.shift() as Buffer
-      this.relayBase += chunk.length
-      this.relayBuffered -= chunk.length
+    for (;;) {
+      const first = this.tail[0]
+      if (first === undefined) break
+      const end = this.tailBase + first.length
+      const onDisk = this.diskBytes === undefined || end <= this.diskBytes
+      if (end > slowest && !(onDisk && this.tailLength > tailBytes)) break
+      this.tail.shift()
+      this.tailBase = end
+      this.tailLength -= first.length
     }
     this.emit('consumed')
+  }
+
+  /** Relay mode: bytes held in memory only, because the disk could not take them. */
+  private get relayBuffered(): number {
+    return this.diskBytes === undefined ? 0 : this.written - Math.max(this.diskBytes, this.tailBase)
   }
 
   private async closeWhenIdle(): Promise<void> {
@@ -202,16 +220,11 @@ export class Fill extends EventEmitter {
         this.startRelay(err as Error, this.written + stored)
       }
     }
-    if (stored === chunk.length) return
-    if (this.readers.size === 0) throw new OciError('UNAVAILABLE', 'disk full and no client waiting for this blob')
-    const rest = chunk.subarray(stored)
-    this.relayChunks.push(rest)
-    this.relayBuffered += rest.length
+    if (stored < chunk.length && this.readers.size === 0) throw new OciError('UNAVAILABLE', 'disk full and no client waiting for this blob')
   }
 
   private startRelay(err: Error, bytesOnDisk: number): void {
     this.diskBytes = bytesOnDisk
-    this.relayBase = bytesOnDisk
     if (this.tempPath !== undefined) void unlink(this.tempPath).catch(() => {})
     this.tempPath = undefined
     this.listener.diskFull(this.digest.value, err)
@@ -240,7 +253,10 @@ export class Fill extends EventEmitter {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         hash.update(chunk)
         await this.storeChunk(chunk)
+        this.tail.push(chunk)
+        this.tailLength += chunk.length
         this.written += chunk.length
+        this.consumed()
         if (this.size !== undefined && this.written > this.size) throw this.mismatch(`more bytes than Content-Length ${this.size}`)
         this.emit('progress')
         // A stalled reader holds everyone up here, but never past the fill's own timeout.

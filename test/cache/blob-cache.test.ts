@@ -82,6 +82,22 @@ t.test('a client arriving mid-fill starts at once from byte 0 out of the temp fi
   t.equal(upstream.count(blobGets), 1)
 })
 
+t.test('a client joining further behind than the in-memory tail reads the file, then follows in memory', async (t) => {
+  const { upstream, app } = await setup(t)
+  const bytes = randomBytes(9_000_000)
+  const digest = upstream.addBlob('library/behind', bytes)
+  const hold = upstream.holdBlob(digest, 6_000_000) // past the 4 MiB kept in memory
+  const first = request(`${app.url}/v2/behind/blobs/${digest}`)
+  await hold.reached
+  const joiner = await request(`${app.url}/v2/behind/blobs/${digest}`)
+  t.equal(joiner.headers['x-dockside-cache'], 'coalesced')
+  const body = joiner.body.arrayBuffer()
+  hold.release()
+  t.ok(Buffer.from(await body).equals(bytes), 'the joiner got every byte, in order')
+  t.ok(Buffer.from(await (await first).body.arrayBuffer()).equals(bytes))
+  t.equal(upstream.count(blobGets), 1)
+})
+
 t.test('a fill finishes and commits even when its only client hangs up', async (t) => {
   const { upstream, app, get } = await setup(t)
   const bytes = randomBytes(500_000)

@@ -118,6 +118,40 @@ t.test('disk full mid-fill: every waiting client still gets the verified bytes, 
   void received(again)
 })
 
+t.test('disk full: a reader far behind another still gets the relayed bytes the faster one has passed', async (t) => {
+  const s = await setup(t, 1_000_000)
+  const bytes = randomBytes(12_000_000)
+  const digest = s.upstream.addBlob('team/app', bytes)
+  const fast = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  const slow = await s.cache.get(s.client, 'team/app', parseDigest(digest))
+  // The slow reader's first write is held until the fast one is 6 MB in: by then it is more than the 4 MiB
+  // kept for readers close behind, but past the disk those bytes exist nowhere else.
+  let openGate = (): void => {}
+  const gate = new Promise<void>((resolve) => (openGate = resolve))
+  const slowChunks: Buffer[] = []
+  const slowOut = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      slowChunks.push(Buffer.from(chunk))
+      void gate.then(() => done())
+    },
+  })
+  const fastChunks: Buffer[] = []
+  let fastBytes = 0
+  const fastOut = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      fastChunks.push(Buffer.from(chunk))
+      fastBytes += chunk.length
+      if (fastBytes >= 6_000_000) openGate()
+      done()
+    },
+  })
+  await Promise.all([fast.send(fastOut), slow.send(slowOut)])
+  t.ok(Buffer.concat(fastChunks).equals(bytes), 'the fast reader got every byte')
+  t.ok(Buffer.concat(slowChunks).equals(bytes), 'the slow reader got every byte')
+  await s.cache.settle()
+  t.same(s.outcomes, ['relayed'])
+})
+
 t.test('disk full with wrong upstream bytes: the relayed transfer breaks before the last byte', async (t) => {
   const s = await setup(t, 100_000)
   const bytes = randomBytes(2_000_000)
