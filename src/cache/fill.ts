@@ -4,7 +4,8 @@
 //
 // The newest chunks (up to tailBytes) are also kept in memory, as they came: readers close behind the download
 // (a herd of clients asking for one new layer) send those very buffers, with no read from the file at all;
-// a reader further behind reads the file. Memory per fill is bounded, whatever the number of readers.
+// a reader further behind reads the file through two buffers of its own. The tail is bounded per fill,
+// whatever the number of readers.
 //
 // Disk full: when a write fails with ENOSPC, the fill stops writing and becomes a relay. The bytes already on
 // disk stay readable through the open handle; later bytes stay in the in-memory tail just until every reader
@@ -123,7 +124,7 @@ export class Fill extends EventEmitter {
     const handle = this.attach(cursor)
     const endExclusive = endInclusive === undefined ? undefined : endInclusive + 1
     const bufferBytes = Math.max(1, Math.min(readChunkBytes, (endExclusive ?? this.size ?? readChunkBytes) - start))
-    const buffers = [Buffer.allocUnsafeSlow(bufferBytes), Buffer.allocUnsafeSlow(bufferBytes)]
+    let buffers: Buffer[] | undefined // for reads from the file; a reader that keeps up with the tail needs none
     const inFlight: (Promise<void> | undefined)[] = [undefined, undefined]
     let turn = 0
     try {
@@ -137,6 +138,7 @@ export class Fill extends EventEmitter {
           if (cursor.position >= this.tailBase) {
             chunk = this.fromTail(cursor.position, available - cursor.position) // held by the write, not reused
           } else {
+            buffers ??= [Buffer.allocUnsafeSlow(bufferBytes), Buffer.allocUnsafeSlow(bufferBytes)]
             const buffer = buffers[turn] as Buffer
             const length = Math.min(bufferBytes, available - cursor.position, (this.diskBytes ?? Infinity) - cursor.position)
             const { bytesRead } = await handle.read(buffer, 0, length, cursor.position)
@@ -162,23 +164,31 @@ export class Fill extends EventEmitter {
     }
   }
 
-  /** Up to `length` bytes from `position` (which must be at or past tailBase), out of the in-memory tail. */
+  /**
+   * Up to `length` bytes from `position` (which must be in [tailBase, written)), out of the in-memory tail.
+   * Searched from the newest chunk: that is where readers following the download are.
+   */
   private fromTail(position: number, length: number): Buffer {
-    let offset = this.tailBase
-    for (const chunk of this.tail) {
-      if (position < offset + chunk.length) {
-        const start = position - offset
-        return chunk.subarray(start, Math.min(chunk.length, start + length))
-      }
-      offset += chunk.length
+    let end = this.tailBase + this.tailLength
+    for (let i = this.tail.length - 1; i >= 0; i--) {
+      const chunk = this.tail[i] as Buffer
+      const start = end - chunk.length
+      if (position >= start) return chunk.subarray(position - start, Math.min(chunk.length, position - start + length))
+      end = start
     }
-    return Buffer.alloc(0)
+    throw new Error(`byte ${position} is not in the tail [${this.tailBase}, ${this.tailBase + this.tailLength})`)
   }
 
-  /** Trims the tail (see `tail`), and lets a paused upstream go on. */
+  /**
+   * Trims the tail (see `tail`). In relay mode it also drops what every reader has taken and lets a paused
+   * upstream go on; only then are the readers' positions looked at (this runs after every chunk a reader sends).
+   */
   consumed(): void {
-    let slowest = this.written
-    for (const reader of this.readers) slowest = Math.min(slowest, reader.position)
+    let slowest = 0
+    if (this.diskBytes !== undefined) {
+      slowest = this.written
+      for (const reader of this.readers) slowest = Math.min(slowest, reader.position)
+    }
     for (;;) {
       const first = this.tail[0]
       if (first === undefined) break
@@ -189,7 +199,7 @@ export class Fill extends EventEmitter {
       this.tailBase = end
       this.tailLength -= first.length
     }
-    this.emit('consumed')
+    if (this.diskBytes !== undefined) this.emit('consumed')
   }
 
   /** Relay mode: bytes held in memory only, because the disk could not take them. */

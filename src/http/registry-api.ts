@@ -58,7 +58,10 @@ interface Routed {
   readonly name: string
 }
 
-/** Resolved targets kept; the map starts over when full (a warm cache asks for the same few again). */
+/**
+ * Resolved targets kept; the map starts over when full (a warm cache asks for the same few again). Only paths
+ * that passed every check are kept, so a key is a few hundred characters at most.
+ */
 const maxTargets = 10_000
 
 function notAnApiPath(pathname: string): OciError {
@@ -150,22 +153,19 @@ export class RegistryApi {
       throw new OciError('UNSUPPORTED', 'blob upload: this registry is a read-only pull-through cache')
     }
     record.kind = api.kind
+    if (api.kind === 'base') return api // not remembered: it ignores ns, which could be anything
+    const { registry, repository } = this.deps.router.route(api.name, ns)
+    const client = this.deps.clients.get(registry.namespace) as RegistryClient
+    const routed = { client, repository, name: api.name }
     let target: Target
-    if (api.kind === 'base') {
-      target = api
+    if (api.kind === 'manifest') {
+      if (isDigest(api.reference)) parseDigest(api.reference)
+      else assertTag(api.reference)
+      target = { ...routed, kind: 'manifest', manifest: manifestTarget(client, repository, api.reference) }
+    } else if (api.kind === 'tags') {
+      target = { ...routed, kind: 'tags' }
     } else {
-      const { registry, repository } = this.deps.router.route(api.name, ns)
-      const client = this.deps.clients.get(registry.namespace) as RegistryClient
-      const routed = { client, repository, name: api.name }
-      if (api.kind === 'manifest') {
-        if (isDigest(api.reference)) parseDigest(api.reference)
-        else assertTag(api.reference)
-        target = { ...routed, kind: 'manifest', manifest: manifestTarget(client, repository, api.reference) }
-      } else if (api.kind === 'tags') {
-        target = { ...routed, kind: 'tags' }
-      } else {
-        target = { ...routed, kind: api.kind, digest: parseDigest(api.digest) }
-      }
+      target = { ...routed, kind: api.kind, digest: parseDigest(api.digest) }
     }
     if (this.targets.size >= maxTargets) this.targets.clear()
     this.targets.set(key, target)

@@ -17,7 +17,7 @@ export interface HttpServerDeps {
   readonly stats: StatsService
   /** Readiness checks for /readyz, each true when passing. */
   readonly readiness: () => Record<string, boolean>
-  /** Connections silent this long are closed (Node's default is never). */
+  /** A response with no traffic this long is cut (see watch()); Node's keep-alive timeout covers idle sockets. */
   readonly clientIdleTimeoutMs: number
   /** Told once a request is fully accounted for (metrics, counters, log line written). */
   readonly answered: (record: RequestRecord) => void
