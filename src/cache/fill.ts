@@ -116,8 +116,9 @@ export class Fill extends EventEmitter {
   }
 
   /**
-   * Writes bytes [start, end] to `out` as they arrive, through two reused buffers (see send-file.ts), and ends
-   * it; rejects when the fill fails or the client goes away (the caller destroys the response).
+   * Writes bytes [start, end] to `out` as they arrive (the tail's own buffers, or reads from the file through
+   * two reused buffers, as in send-file.ts), and ends it; rejects when the fill fails or the client goes away
+   * (the caller destroys the response).
    */
   async send(out: Writable, start = 0, endInclusive?: number): Promise<void> {
     const cursor = { position: start }
