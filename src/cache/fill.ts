@@ -62,7 +62,6 @@ export class Fill extends EventEmitter {
    */
   private tail: Buffer[] = []
   private tailBase = 0
-  private tailLength = 0
 
   constructor(
     readonly digest: Digest,
@@ -170,14 +169,14 @@ export class Fill extends EventEmitter {
    * Searched from the newest chunk: that is where readers following the download are.
    */
   private fromTail(position: number, length: number): Buffer {
-    let end = this.tailBase + this.tailLength
+    let end = this.written
     for (let i = this.tail.length - 1; i >= 0; i--) {
       const chunk = this.tail[i] as Buffer
       const start = end - chunk.length
       if (position >= start) return chunk.subarray(position - start, Math.min(chunk.length, position - start + length))
       end = start
     }
-    throw new Error(`byte ${position} is not in the tail [${this.tailBase}, ${this.tailBase + this.tailLength})`)
+    throw new Error(`byte ${position} is not in the tail [${this.tailBase}, ${this.written})`)
   }
 
   /**
@@ -195,10 +194,9 @@ export class Fill extends EventEmitter {
       if (first === undefined) break
       const end = this.tailBase + first.length
       const onDisk = this.diskBytes === undefined || end <= this.diskBytes
-      if (end > slowest && !(onDisk && this.tailLength > tailBytes)) break
+      if (end > slowest && !(onDisk && this.written - this.tailBase > tailBytes)) break
       this.tail.shift()
       this.tailBase = end
-      this.tailLength -= first.length
     }
     if (this.diskBytes !== undefined) this.emit('consumed')
   }
@@ -265,7 +263,6 @@ export class Fill extends EventEmitter {
         hash.update(chunk)
         await this.storeChunk(chunk)
         this.tail.push(chunk)
-        this.tailLength += chunk.length
         this.written += chunk.length
         this.consumed()
         if (this.size !== undefined && this.written > this.size) throw this.mismatch(`more bytes than Content-Length ${this.size}`)

@@ -162,20 +162,19 @@ export class ManifestCache {
   }
 
   private readTag(req: ManifestRequest, accepted: string): TagRow | undefined {
-    let rows = this.tagRows.get(req.key)
-    let row = rows?.get(accepted)
-    if (row === undefined) {
-      row = this.index.getTag(req.client.registry.namespace, req.repository, req.reference, accepted)
-      if (row !== undefined) {
-        if (!rows) this.tagRows.set(req.key, (rows = new Map()))
-        rows.set(accepted, row)
-      }
-    }
+    const cached = this.tagRows.get(req.key)?.get(accepted)
+    if (cached !== undefined) return cached
+    const row = this.index.getTag(req.client.registry.namespace, req.repository, req.reference, accepted)
+    if (row !== undefined) this.rememberTag(req, accepted, row)
     return row
   }
 
   private writeTag(req: ManifestRequest, accepted: string, row: TagRow): void {
     this.index.putTag(req.client.registry.namespace, req.repository, req.reference, accepted, row)
+    this.rememberTag(req, accepted, row)
+  }
+
+  private rememberTag(req: ManifestRequest, accepted: string, row: TagRow): void {
     let rows = this.tagRows.get(req.key)
     if (!rows) this.tagRows.set(req.key, (rows = new Map()))
     rows.set(accepted, row)

@@ -34,7 +34,6 @@ class LineBatcher implements DestinationStream {
     this.lines = []
     this.chars = 0
   }
-
 }
 
 export async function serveCommand(config: Config): Promise<void> {
